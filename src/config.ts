@@ -1,0 +1,139 @@
+/**
+ * The only reader of process.env. ConfigSchema is the single definition of every setting: it
+ * validates, documents (README's configuration table is tested against it) and types them.
+ * loadConfig throws one ConfigError listing every bad variable, so start-up fails once, clearly.
+ */
+import { randomBytes } from 'node:crypto';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { parseDurationSeconds } from './lib/duration.js';
+
+const Duration = (defaultValue: string, description: string) =>
+  Type.String({ pattern: '^\\d{1,9}[smhd]?$', default: defaultValue, description });
+const Bool = (defaultValue: boolean | undefined, description: string) =>
+  defaultValue === undefined ? Type.Optional(Type.Boolean({ description })) : Type.Boolean({ default: defaultValue, description });
+const Int = (defaultValue: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: defaultValue, minimum, maximum, description });
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Enum(['development', 'test', 'production'], {
+    default: 'development',
+    description: 'development, test or production. production requires DATABASE_URL, REDIS_URL and JWT_SECRET.',
+  }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface to listen on (0.0.0.0 in containers).' }),
+  PORT: Int(3000, 0, 65535, 'TCP port to listen on.'),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level.' }),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: '^postgres(ql)?://', description: 'Postgres URL. Unset: embedded PGlite under PGLITE_DATA_DIR.' }),
+  ),
+  PGLITE_DATA_DIR: Type.String({
+    default: './data/pglite',
+    minLength: 1,
+    description: 'Where embedded PGlite keeps its files when DATABASE_URL is unset ("memory://" keeps nothing).',
+  }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'Redis URL. Unset: an in-process store (single instance only, lost on restart).' }),
+  ),
+  REDIS_KEY_PREFIX: Type.String({
+    default: 'pc:',
+    pattern: '^[A-Za-z0-9:_-]{0,32}$',
+    description: 'Prefix of every Redis key, so several deployments can share one Redis.',
+  }),
+  JWT_SECRET: Type.Optional(
+    Type.String({ minLength: 32, description: 'HS256 key for access tokens, at least 32 characters. Unset outside production: a random one per start.' }),
+  ),
+  JWT_ISSUER: Type.String({ default: 'portcullis', minLength: 1, description: 'iss of every access token; verified on every request.' }),
+  JWT_AUDIENCE: Type.String({ default: 'portcullis', minLength: 1, description: 'aud of every access token; verified on every request.' }),
+  JWT_ACCESS_TTL: Duration('15m', 'Access token lifetime (e.g. 900, 15m).'),
+  JWT_REFRESH_TTL: Duration('7d', 'Refresh token lifetime; each rotation starts a new one, capped by SESSION_ABSOLUTE_TTL.'),
+  SESSION_ABSOLUTE_TTL: Duration('30d', 'Hard end of a session counted from login; rotation never extends it.'),
+  REFRESH_REUSE_GRACE_SECONDS: Int(10, 0, 300, 'How long the previous refresh token still replays its rotation (racing tabs, lost responses).'),
+  REFRESH_COOKIE_NAME: Type.String({
+    default: 'refresh_token',
+    pattern: '^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]{1,64}$',
+    description: 'Name of the refresh cookie; use __Secure-refresh_token behind HTTPS.',
+  }),
+  COOKIE_SECURE: Bool(undefined, 'Mark the refresh cookie Secure. Default: true in production, false otherwise.'),
+  ALLOW_BOOTSTRAP: Bool(false, 'Serve POST /api/auth/bootstrap in production (always served outside production).'),
+  ADMIN_EMAIL_ALLOWLIST: Type.String({ default: '', description: 'Comma-separated emails that may register with role ADMIN.' }),
+  PASSWORD_MIN_LENGTH: Int(8, 8, 256, 'Minimum password length (README recommends 15 for password-only logins).'),
+  ARGON2_MEMORY_KIB: Int(19456, 8, 4194304, 'argon2id memory cost in KiB (OWASP: 19456).'),
+  ARGON2_TIME_COST: Int(2, 1, 100, 'argon2id iterations (OWASP: 2).'),
+  ARGON2_PARALLELISM: Int(1, 1, 16, 'argon2id lanes (OWASP: 1).'),
+  BODY_LIMIT_BYTES: Int(16384, 1024, 10485760, 'Largest accepted request body; larger ones get 413.'),
+  TRUST_PROXY: Type.String({
+    default: '',
+    description: 'Peers whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or "true". Empty: none.',
+  }),
+});
+
+type ConfigInput = Static<typeof ConfigSchema>;
+
+export interface Config extends Omit<ConfigInput, 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET'> {
+  JWT_SECRET: string;
+  JWT_ACCESS_TTL: number;
+  JWT_REFRESH_TTL: number;
+  SESSION_ABSOLUTE_TTL: number;
+  COOKIE_SECURE: boolean;
+  ADMIN_EMAIL_ALLOWLIST: ReadonlySet<string>;
+  isProduction: boolean;
+  /** True when JWT_SECRET was generated at start-up (tokens die with the process). */
+  jwtSecretGenerated: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const problems = [
+    ...new Set(
+      [...Value.Errors(ConfigSchema, converted)].map((error) => {
+        const key = error.instancePath.slice(1);
+        return `${key}: ${error.message} (got ${JSON.stringify(raw[key] ?? null)})`;
+      }),
+    ),
+  ];
+  if (raw.NODE_ENV === 'production') {
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
+      if (!raw[key]) problems.push(`${key}: required when NODE_ENV=production`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const input = converted as ConfigInput;
+  const isProduction = input.NODE_ENV === 'production';
+  const seconds = (key: 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL') => {
+    const value = parseDurationSeconds(input[key]) ?? 0;
+    if (value < 1) problems.push(`${key}: must be at least one second`);
+    return value;
+  };
+  const accessTtl = seconds('JWT_ACCESS_TTL');
+  const refreshTtl = seconds('JWT_REFRESH_TTL');
+  const absoluteTtl = seconds('SESSION_ABSOLUTE_TTL');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    ...input,
+    JWT_SECRET: input.JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: input.JWT_SECRET === undefined,
+    JWT_ACCESS_TTL: accessTtl,
+    JWT_REFRESH_TTL: refreshTtl,
+    SESSION_ABSOLUTE_TTL: absoluteTtl,
+    COOKIE_SECURE: input.COOKIE_SECURE ?? isProduction,
+    ADMIN_EMAIL_ALLOWLIST: new Set(
+      input.ADMIN_EMAIL_ALLOWLIST.split(',')
+        .map((email) => email.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+    isProduction,
+  };
+}

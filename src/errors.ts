@@ -1,0 +1,92 @@
+/**
+ * The one catalogue of error codes. Services throw `new AppError('CODE')`; the error handler of
+ * each wire format renders it. README's error table is tested against this object, so adding a
+ * code here without documenting it fails the suite.
+ *
+ * 401 means "we do not know who you are" (credentials or session); 403 means "we know you, and
+ * you may not" (role, permission, account state). Keep that split when adding codes.
+ */
+
+interface ErrorSpec {
+  status: number;
+  /** The human sentence sent to the client. */
+  message: string;
+}
+
+export const ERRORS = {
+  VALIDATION_ERROR: { status: 400, message: 'Request validation failed' },
+  INVALID_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  PASSWORD_TOO_SHORT: { status: 400, message: 'Password is too short' },
+  PASSWORD_TOO_COMMON: { status: 400, message: 'Password is too common; choose one that is harder to guess' },
+
+  INVALID_CREDENTIALS: { status: 401, message: 'Invalid email or password' },
+  TOKEN_MISSING: { status: 401, message: 'Access token required' },
+  TOKEN_INVALID: { status: 401, message: 'Invalid or expired token' },
+  TOKEN_EXPIRED: { status: 401, message: 'Invalid or expired token' },
+  TOKEN_STALE: { status: 401, message: 'Access token is out of date; refresh it' },
+  SESSION_REVOKED: { status: 401, message: 'Session has been revoked; log in again' },
+  SESSION_EXPIRED: { status: 401, message: 'Session has expired; log in again' },
+  REFRESH_TOKEN_MISSING: { status: 401, message: 'Refresh token required' },
+  REFRESH_TOKEN_INVALID: { status: 401, message: 'Invalid refresh token' },
+  REFRESH_TOKEN_EXPIRED: { status: 401, message: 'Refresh token has expired; log in again' },
+  REFRESH_TOKEN_REUSED: { status: 401, message: 'Refresh token was already used; the session has been revoked' },
+
+  ROLE_REQUIRED: { status: 403, message: 'Your role does not allow this action' },
+  ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled' },
+  ADMIN_REGISTRATION_DENIED: { status: 403, message: 'Registering as an admin is not allowed for this email' },
+
+  NOT_FOUND: { status: 404, message: 'Route not found' },
+  USER_NOT_FOUND: { status: 404, message: 'User not found' },
+  SESSION_NOT_FOUND: { status: 404, message: 'Session not found' },
+
+  EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists' },
+  ADMIN_EXISTS: { status: 409, message: 'An admin already exists' },
+  LAST_ADMIN: { status: 409, message: 'The last active admin cannot be demoted or disabled' },
+
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+
+  INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable; retry later' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldProblem {
+  /** JSON pointer-ish path of the bad field, e.g. "/email" or "body". */
+  field: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  message?: string;
+  details?: FieldProblem[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: FieldProblem[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
+    super(options.message ?? ERRORS[code].message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.statusCode = ERRORS[code].status;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+
+  /** 5xx messages are ours to log, never the client's to read. */
+  get expose(): boolean {
+    return this.statusCode < 500;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
