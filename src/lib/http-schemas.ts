@@ -1,0 +1,42 @@
+/**
+ * TypeBox building blocks shared by route schemas. Objects are closed (additionalProperties
+ * false) so unknown fields are rejected, never silently dropped: nobody sets their own role.
+ */
+import { Type, type TProperties, type TSchema } from 'typebox';
+import { ERRORS } from '../errors.js';
+
+export const StrictObject = <T extends TProperties>(properties: T, options: Record<string, unknown> = {}) =>
+  Type.Object(properties, { additionalProperties: false, ...options });
+
+/** Surrounding whitespace is tolerated (and trimmed by the service); the address itself must look like one. */
+export const EmailSchema = Type.String({
+  minLength: 3,
+  maxLength: 320,
+  pattern: '^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]+\\s*$',
+  description: 'Email address; trimmed and lower-cased before use.',
+});
+
+export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256 });
+
+export const NameSchema = Type.String({ minLength: 1, maxLength: 200 });
+
+export const UuidSchema = Type.String({ format: 'uuid' });
+
+export const FieldProblemSchema = StrictObject({ field: Type.String(), message: Type.String() });
+
+export const ErrorResponseSchema = Type.Object(
+  {
+    error: Type.String({ description: 'Human-readable sentence.' }),
+    code: Type.Enum(Object.keys(ERRORS), { description: 'Stable UPPER_SNAKE error code.' }),
+    requestId: Type.String(),
+    details: Type.Optional(Type.Array(FieldProblemSchema)),
+  },
+  { $id: undefined, description: 'Every error of the JSON API.' },
+);
+
+export const MessageResponseSchema = Type.Object({ message: Type.String() });
+
+/** Response schemas for the given error statuses, so each route documents every status it returns. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorResponseSchema]));
+}

@@ -1,0 +1,26 @@
+/**
+ * Schema validators for Fastify. Bodies and headers are validated exactly as sent: no type
+ * coercion and no silent removal of unknown fields (Fastify's defaults would let
+ * {"password": 12345678, "isAdmin": true} through). Query strings and path params arrive as text,
+ * so only they are coerced.
+ */
+import { Ajv, type Options } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+function createAjv(options: Options): Ajv {
+  const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...options });
+  addFormats(ajv);
+  return ajv;
+}
+
+export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const exact = createAjv({ coerceTypes: false });
+  const coercing = createAjv({ coerceTypes: 'array' });
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === 'querystring' || httpPart === 'params' ? coercing : exact;
+    return ajv.compile(schema as object);
+  };
+}

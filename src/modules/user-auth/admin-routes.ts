@@ -1,0 +1,34 @@
+/** /api/admin/users routes (ADMIN only): thin handlers over AdminUserService. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errorResponses } from '../../lib/http-schemas.js';
+import { AdminUserListQuerySchema, AdminUserListSchema, AdminUserParamsSchema, AdminUserPatchSchema, AdminUserSchema } from './admin-schemas.js';
+import type { AdminUserService } from './admin-service.js';
+
+export const ADMIN_ROUTES = {
+  users: '/users',
+  user: '/users/:id',
+} as const;
+
+const security = [{ bearerAuth: [] }];
+const tags = ['admin-users'];
+
+const adminUserRoutes: FastifyPluginAsyncTypebox<{ service: AdminUserService }> = async (app, { service }) => {
+  app.addHook('preHandler', app.authenticate);
+  app.addHook('preHandler', app.requireRole('ADMIN'));
+
+  app.get(ADMIN_ROUTES.users, {
+    schema: { tags, security, querystring: AdminUserListQuerySchema, response: { 200: AdminUserListSchema, ...errorResponses(400, 401, 403) } },
+  }, async (request) => service.list(request.query));
+
+  app.patch(ADMIN_ROUTES.user, {
+    schema: {
+      tags,
+      security,
+      params: AdminUserParamsSchema,
+      body: AdminUserPatchSchema,
+      response: { 200: AdminUserSchema, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request) => service.update(request.params.id, request.body));
+};
+
+export default adminUserRoutes;

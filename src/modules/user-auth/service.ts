@@ -1,0 +1,196 @@
+/**
+ * User authentication: register, login, refresh-token rotation, logout, sessions, bootstrap.
+ *
+ * Invariants:
+ * - Unknown email and wrong password are indistinguishable (same error, same argon2 work).
+ * - A disabled account is reported only after the password was right.
+ * - Refresh never touches Postgres: the session record carries what a new access token needs.
+ * - A request that fails changes nothing: a new account and its first session commit together.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config.js';
+import type { UserRow } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import type { Clock } from '../../lib/clock.js';
+import type { PasswordHasher } from '../../lib/password-hasher.js';
+import { assertPasswordAcceptable } from '../../lib/password-policy.js';
+import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
+import type { AccessTokenSigner } from '../../plugins/access-token.js';
+import type { UserAuth } from '../../plugins/authenticate.js';
+import type { RotateResult, SessionStore } from '../../redis/session-store.js';
+import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
+import type { UserRepository } from './user-repository.js';
+
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds the refresh cookie should live. */
+  refreshMaxAge: number;
+}
+
+export interface UserAuthServiceDeps {
+  config: Config;
+  clock: Clock;
+  users: UserRepository;
+  sessions: SessionStore;
+  hasher: PasswordHasher;
+  accessTokens: AccessTokenSigner;
+  refreshTokens: RefreshTokenCodec;
+}
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+export const toPublicUser = (user: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>): PublicUser => ({
+  id: user.id,
+  email: user.email,
+  name: user.name,
+  role: user.role,
+});
+
+const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replayed'>, () => AppError> = {
+  reused: () => new AppError('REFRESH_TOKEN_REUSED'),
+  not_found: () => new AppError('SESSION_EXPIRED'),
+  revoked: () => new AppError('SESSION_REVOKED'),
+  disabled: () => new AppError('ACCOUNT_DISABLED'),
+  session_expired: () => new AppError('SESSION_EXPIRED'),
+  refresh_expired: () => new AppError('REFRESH_TOKEN_EXPIRED'),
+};
+
+export function createUserAuthService(deps: UserAuthServiceDeps) {
+  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens } = deps;
+  const ms = (seconds: number) => seconds * 1000;
+
+  /** Creates the session in the store and mints its first pair of tokens. */
+  async function startSession(user: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>, client: ClientInfo): Promise<IssuedTokens> {
+    const now = clock.now();
+    const sessionId = randomUUID();
+    const refresh = refreshTokens.issue(user.id, sessionId);
+    const expiresAt = now + ms(config.SESSION_ABSOLUTE_TTL);
+    const refreshExpiresAt = Math.min(now + ms(config.JWT_REFRESH_TTL), expiresAt);
+    await sessions.create({
+      sessionId,
+      userId: user.id,
+      role: user.role,
+      email: user.email,
+      name: user.name,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      refreshTokenHash: refresh.hash,
+      createdAt: now,
+      expiresAt,
+      refreshExpiresAt,
+      retainUntil: refreshExpiresAt + ms(config.JWT_ACCESS_TTL),
+    });
+    return {
+      accessToken: accessTokens.sign({ userId: user.id, sessionId, role: user.role }, now, expiresAt),
+      refreshToken: refresh.token,
+      refreshMaxAge: Math.floor((refreshExpiresAt - now) / 1000),
+    };
+  }
+
+  /** Policy first, then the (slow) hash, both before any transaction opens. */
+  async function hashNewPassword(password: string): Promise<string> {
+    assertPasswordAcceptable(password, config.PASSWORD_MIN_LENGTH);
+    return hasher.hash(password);
+  }
+
+  return {
+    async register(input: RegisterBody, client: ClientInfo): Promise<IssuedTokens & { user: PublicUser }> {
+      const email = normalizeEmail(input.email);
+      const role = input.role ?? 'CONSUMER';
+      if (role === 'ADMIN' && !config.ADMIN_EMAIL_ALLOWLIST.has(email)) throw new AppError('ADMIN_REGISTRATION_DENIED');
+      const passwordHash = await hashNewPassword(input.password);
+      // The session is created inside the transaction, so a store failure rolls the account back.
+      return users.transaction(async (tx) => {
+        const user = await users.insert({ id: randomUUID(), email, name: input.name ?? null, role, passwordHash }, tx);
+        const tokens = await startSession(user, client);
+        return { ...tokens, user: toPublicUser(user) };
+      });
+    },
+
+    async login(input: LoginBody, client: ClientInfo): Promise<IssuedTokens & { user: PublicUser }> {
+      const user = await users.findByEmail(normalizeEmail(input.email));
+      const result = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyAgainstDummy(input.password);
+      if (!user || !result.ok) throw new AppError('INVALID_CREDENTIALS');
+      if (user.disabled) throw new AppError('ACCOUNT_DISABLED');
+      const tokens = await startSession(user, client);
+      const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
+      await users.recordLogin(user.id, new Date(clock.now()), upgradedHash);
+      return { ...tokens, user: toPublicUser(user) };
+    },
+
+    /** Rotates the refresh token; replays the rotation for the predecessor within the grace window. */
+    async refresh(presented: string | undefined): Promise<IssuedTokens> {
+      if (!presented) throw new AppError('REFRESH_TOKEN_MISSING');
+      const parsed = refreshTokens.parse(presented);
+      if (!parsed) throw new AppError('REFRESH_TOKEN_INVALID');
+      const now = clock.now();
+      const next = refreshTokens.issue(parsed.userId, parsed.sessionId);
+      const result = await sessions.rotate({
+        userId: parsed.userId,
+        sessionId: parsed.sessionId,
+        presentedHash: parsed.hash,
+        nextHash: next.hash,
+        sealedSuccessor: refreshTokens.seal(next.token, presented),
+        now,
+        graceMs: ms(config.REFRESH_REUSE_GRACE_SECONDS),
+        refreshTtlMs: ms(config.JWT_REFRESH_TTL),
+        retainMs: ms(config.JWT_ACCESS_TTL),
+      });
+      if (result.kind !== 'rotated' && result.kind !== 'replayed') throw REFRESH_FAILURES[result.kind]();
+      const refreshToken = result.kind === 'rotated' ? next.token : refreshTokens.unseal(result.sealedSuccessor, presented);
+      if (!refreshToken) throw new AppError('REFRESH_TOKEN_INVALID');
+      return {
+        accessToken: accessTokens.sign({ userId: parsed.userId, sessionId: parsed.sessionId, role: result.role }, now, result.expiresAt),
+        refreshToken,
+        refreshMaxAge: Math.max(0, Math.floor((result.refreshExpiresAt - now) / 1000)),
+      };
+    },
+
+    /** Ends the session of the refresh cookie, else of the bearer token; silently does nothing when neither names one. */
+    async logout(presentedRefresh: string | undefined, bearer: { userId: string; sessionId: string } | undefined): Promise<void> {
+      const parsed = presentedRefresh ? refreshTokens.parse(presentedRefresh) : null;
+      const target = parsed ?? bearer;
+      if (target) await sessions.revoke(target.userId, target.sessionId, 'logout');
+    },
+
+    logoutAll: (auth: UserAuth) => sessions.revokeAllForUser(auth.userId, 'logout_all'),
+
+    async listSessions(auth: UserAuth): Promise<SessionView[]> {
+      const active = await sessions.listActiveForUser(auth.userId, clock.now());
+      return active.map((session) => ({
+        id: session.sessionId,
+        createdAt: new Date(session.createdAt).toISOString(),
+        lastUsedAt: new Date(session.lastUsedAt).toISOString(),
+        expiresAt: new Date(Math.min(session.expiresAt, session.refreshExpiresAt)).toISOString(),
+        ip: session.ip,
+        userAgent: session.userAgent,
+        current: session.sessionId === auth.sessionId,
+      }));
+    },
+
+    async revokeSession(auth: UserAuth, sessionId: string): Promise<void> {
+      const session = await sessions.get(auth.userId, sessionId);
+      if (!session || session.status !== 'active') throw new AppError('SESSION_NOT_FOUND');
+      await sessions.revoke(auth.userId, sessionId, 'user_revoked');
+    },
+
+    /** Creates the first admin. The advisory lock makes two concurrent calls create exactly one. */
+    async bootstrap(input: BootstrapBody): Promise<void> {
+      const email = normalizeEmail(input.email);
+      const passwordHash = await hashNewPassword(input.password);
+      await users.transaction(async (tx) => {
+        await users.lockAdminSet(tx);
+        if (await users.adminExists(tx)) throw new AppError('ADMIN_EXISTS');
+        await users.insert({ id: randomUUID(), email, name: input.name, role: 'ADMIN', passwordHash }, tx);
+      });
+    },
+  };
+}
+
+export type UserAuthService = ReturnType<typeof createUserAuthService>;

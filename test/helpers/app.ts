@@ -1,0 +1,82 @@
+/**
+ * Builds the real app for a test: its own database cloned from the template, its own Redis key
+ * prefix, cheap argon2 parameters, and teardown registered on the test.
+ */
+import type { FastifyInstance } from 'fastify';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { type AppOverrides, buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { createTestDatabase } from './database.js';
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  /** A Redis client for assertions on the store (null on the in-process store). */
+  redis: Redis | null;
+  databaseUrl: string | undefined;
+}
+
+export interface TestAppOptions extends AppOverrides {
+  env?: Record<string, string>;
+  /** Run on embedded PGlite (in memory) and the in-process store instead of the servers. */
+  embedded?: boolean;
+}
+
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_TIME_COST: '1',
+    ...extra,
+  };
+}
+
+export async function buildTestApp(t: TestContext, options: TestAppOptions = {}): Promise<TestApp> {
+  const { env = {}, embedded = false, ...overrides } = options;
+  const prefix = `test:${randomUUID()}:`;
+  const database = embedded ? undefined : await createTestDatabase();
+  const databaseUrl = database?.url;
+  const config = loadConfig(
+    testEnv({
+      ...(embedded ? { PGLITE_DATA_DIR: 'memory://' } : { DATABASE_URL: databaseUrl!, REDIS_URL: TEST_REDIS_URL }),
+      REDIS_KEY_PREFIX: prefix,
+      ...env,
+    }),
+  );
+  const redis = embedded ? null : new Redis(TEST_REDIS_URL);
+  const cleanup = async (app?: FastifyInstance) => {
+    await app?.close();
+    if (redis) {
+      await deleteKeysWithPrefix(redis, prefix);
+      await redis.quit();
+    }
+    await database?.drop();
+  };
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(config, overrides);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  t.teardown(() => cleanup(app));
+  return { app, config, redis, databaseUrl };
+}
