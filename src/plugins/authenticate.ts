@@ -16,6 +16,8 @@ export interface UserAuth {
   userId: string;
   sessionId: string;
   role: UserRole;
+  email: string;
+  name: string | null;
   claims: AccessClaims;
 }
 
@@ -72,7 +74,7 @@ export default fp(
         if (state.status === 'disabled') throw new AppError('ACCOUNT_DISABLED');
         if (state.status === 'revoked') throw unauthorized('SESSION_REVOKED');
         if (state.role !== claims.role) throw unauthorized('TOKEN_STALE');
-        return { userId: claims.sub, sessionId: claims.sid, role: state.role, claims };
+        return { userId: claims.sub, sessionId: claims.sid, role: state.role, email: state.email, name: state.name, claims };
       },
     };
 

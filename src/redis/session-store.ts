@@ -24,6 +24,9 @@ export interface NewSession {
   sessionId: string;
   userId: string;
   role: UserRole;
+  /** Carried so /me and refresh never need Postgres; kept current by updateProfileForUser. */
+  email: string;
+  name: string | null;
   ip: string;
   userAgent: string;
   /** SHA-256 (base64url) of the first refresh token. */
@@ -41,6 +44,8 @@ export interface SessionInfo {
   sessionId: string;
   userId: string;
   role: UserRole;
+  email: string;
+  name: string | null;
   status: SessionStatus;
   revokedReason: RevocationReason | null;
   createdAt: number;
@@ -55,6 +60,8 @@ export interface SessionInfo {
 export interface SessionAccessState {
   status: SessionStatus;
   role: UserRole;
+  email: string;
+  name: string | null;
   expiresAt: number;
   revokedReason: RevocationReason | null;
 }
@@ -91,6 +98,12 @@ export type RotateResult =
   /** The presented (current) token outlived refreshExpiresAt. */
   | { kind: 'refresh_expired' };
 
+export interface ProfileChanges {
+  role?: UserRole;
+  /** null clears the name. */
+  name?: string | null;
+}
+
 export interface SessionStore {
   /** Writes the session and adds it to the user's index, atomically (MULTI); the key expires at retainUntil. */
   create(session: NewSession): Promise<void>;
@@ -119,8 +132,11 @@ export interface SessionStore {
   /** Sets status 'disabled' on every active session of the user, atomically. Returns how many. */
   disableAllForUser(userId: string): Promise<number>;
 
-  /** Sets the role of every active session of the user, atomically, so older access tokens go stale. */
-  setRoleForUser(userId: string, role: UserRole): Promise<number>;
+  /**
+   * Sets role and/or name on every active session of the user, atomically. A new role makes older
+   * access tokens stale. Returns how many sessions changed.
+   */
+  updateProfileForUser(userId: string, changes: ProfileChanges): Promise<number>;
 
   /** The user's active, unexpired sessions (now < expiresAt and now < refreshExpiresAt), newest first. Prunes dropped ids from the index. */
   listActiveForUser(userId: string, now: number): Promise<SessionInfo[]>;

@@ -1,0 +1,191 @@
+/**
+ * SessionStore on Redis: one hash per session plus a per-user sorted set (score = retainUntil)
+ * so "revoke all" and listing are one script over one hash slot. Layout and scripts live in
+ * session-scripts.ts; the contract and threat model in session-store.ts.
+ */
+import type { Redis } from 'ioredis';
+import type { UserRole } from '../db/schema.js';
+import type { Keys } from './keys.js';
+import type { RevocationReason, RotateResult, SessionInfo, SessionStatus, SessionStore } from './session-store.js';
+import {
+  ACCESS_FIELDS,
+  clip,
+  DISABLE_ALL_SCRIPT,
+  INFO_FIELDS,
+  LIST_SCRIPT,
+  MAX_IP_LENGTH,
+  MAX_USER_AGENT_LENGTH,
+  REVOKE_ALL_SCRIPT,
+  REVOKE_SCRIPT,
+  ROTATE_SCRIPT,
+  UPDATE_PROFILE_SCRIPT,
+} from './session-scripts.js';
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover). */
+function defineScript(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
+  client.defineCommand(name, { lua, numberOfKeys });
+  const command = (client as unknown as Record<string, ScriptCall>)[name];
+  if (!command) throw new Error(`ioredis did not define ${name}`);
+  return command.bind(client);
+}
+
+function toInfo(sessionId: string, values: readonly (string | null)[]): SessionInfo | null {
+  const [uid, role, em, nm, st, rr, ca, lu, ea, rea, ip, ua] = values;
+  if (!st) return null;
+  return {
+    sessionId,
+    userId: uid ?? '',
+    role: role as UserRole,
+    email: em ?? '',
+    name: nm ?? null,
+    status: st as SessionStatus,
+    revokedReason: rr ? (rr as RevocationReason) : null,
+    createdAt: Number(ca),
+    lastUsedAt: Number(lu),
+    expiresAt: Number(ea),
+    refreshExpiresAt: Number(rea),
+    ip: ip ?? '',
+    userAgent: ua ?? '',
+  };
+}
+
+function parseRotateReply(reply: unknown): RotateResult {
+  const [kind, a, b, c, d] = reply as (string | null)[];
+  switch (kind) {
+    case 'rotated':
+      return { kind, role: a as UserRole, expiresAt: Number(b), refreshExpiresAt: Number(c) };
+    case 'replayed':
+      return { kind, role: a as UserRole, expiresAt: Number(b), refreshExpiresAt: Number(c), sealedSuccessor: d ?? '' };
+    case 'revoked':
+      return { kind, reason: a ? (a as RevocationReason) : null };
+    case 'reused':
+    case 'not_found':
+    case 'disabled':
+    case 'session_expired':
+    case 'refresh_expired':
+      return { kind };
+    default:
+      throw new Error(`unexpected rotate reply: ${String(kind)}`);
+  }
+}
+
+export function createRedisSessionStore(options: { client: Redis; keys: Keys }): SessionStore {
+  const { client, keys } = options;
+  // The per-user scripts derive session keys as base + sessionId; refuse a template they cannot follow.
+  if (keys.session('u', 's') !== `${keys.session('u', '')}s`) throw new Error('keys.session must end with the session id');
+
+  const rotateScript = defineScript(client, 'portcullisSessionRotate', ROTATE_SCRIPT, 2);
+  const revokeScript = defineScript(client, 'portcullisSessionRevoke', REVOKE_SCRIPT, 1);
+  const revokeAllScript = defineScript(client, 'portcullisSessionRevokeAll', REVOKE_ALL_SCRIPT, 1);
+  const disableAllScript = defineScript(client, 'portcullisSessionDisableAll', DISABLE_ALL_SCRIPT, 1);
+  const updateProfileScript = defineScript(client, 'portcullisSessionUpdateProfile', UPDATE_PROFILE_SCRIPT, 1);
+  const listScript = defineScript(client, 'portcullisSessionList', LIST_SCRIPT, 1);
+
+  return {
+    /** MULTI: hash, its expiry, the index entry and the index's own expiry land together or not at all. */
+    async create(s) {
+      const key = keys.session(s.userId, s.sessionId);
+      const index = keys.userSessions(s.userId);
+      const results = await client
+        .multi()
+        .del(key)
+        .hset(key, {
+          uid: s.userId,
+          role: s.role,
+          em: s.email,
+          ...(s.name !== null ? { nm: s.name } : {}),
+          st: 'active',
+          ca: s.createdAt,
+          lu: s.createdAt,
+          ea: s.expiresAt,
+          rea: s.refreshExpiresAt,
+          ip: clip(s.ip, MAX_IP_LENGTH),
+          ua: clip(s.userAgent, MAX_USER_AGENT_LENGTH),
+          cur: s.refreshTokenHash,
+        })
+        .pexpireat(key, s.retainUntil)
+        // Ids whose records are already gone; keeps the index from growing for ever.
+        .zremrangebyscore(index, '-inf', `(${s.createdAt}`)
+        .zadd(index, s.retainUntil, s.sessionId)
+        // NX gives a new index an expiry, GT extends it to the longest-lived member (Redis >= 7.0).
+        .pexpireat(index, s.retainUntil, 'NX')
+        .pexpireat(index, s.retainUntil, 'GT')
+        .exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('session create transaction was aborted');
+    },
+
+    /** One HMGET; the key's PEXPIREAT makes a dropped record read as null. */
+    async getAccessState(userId, sessionId) {
+      const [st, role, ea, rr, em, nm] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
+      if (!st) return null;
+      return {
+        status: st as SessionStatus,
+        role: role as UserRole,
+        email: em ?? '',
+        name: nm ?? null,
+        expiresAt: Number(ea),
+        revokedReason: rr ? (rr as RevocationReason) : null,
+      };
+    },
+
+    /** One HMGET of everything but the token digests. */
+    async get(userId, sessionId) {
+      return toInfo(sessionId, await client.hmget(keys.session(userId, sessionId), ...INFO_FIELDS));
+    },
+
+    /** One Lua script; on rotation the key and its index score move to refreshExpiresAt + retainMs. */
+    async rotate(input) {
+      const reply = await rotateScript(
+        keys.session(input.userId, input.sessionId),
+        keys.userSessions(input.userId),
+        input.presentedHash,
+        input.nextHash,
+        input.sealedSuccessor,
+        input.now,
+        input.graceMs,
+        input.refreshTtlMs,
+        input.retainMs,
+        input.sessionId,
+      );
+      return parseRotateReply(reply);
+    },
+
+    /** One Lua script (check active, then mark); the key keeps its expiry as a tombstone. */
+    async revoke(userId, sessionId, reason) {
+      return (await revokeScript(keys.session(userId, sessionId), reason)) === 1;
+    },
+
+    /** One Lua script over the user's index; tombstones keep their expiry. */
+    async revokeAllForUser(userId, reason) {
+      return Number(await revokeAllScript(keys.userSessions(userId), keys.session(userId, ''), reason));
+    },
+
+    /** One Lua script over the user's index; tombstones keep their expiry. */
+    async disableAllForUser(userId) {
+      return Number(await disableAllScript(keys.userSessions(userId), keys.session(userId, '')));
+    },
+
+    /** One Lua script over the user's index; expiries unchanged. */
+    async updateProfileForUser(userId, changes) {
+      const nameMode = changes.name === undefined ? 'keep' : changes.name === null ? 'clear' : 'set';
+      return Number(
+        await updateProfileScript(keys.userSessions(userId), keys.session(userId, ''), changes.role ?? '', nameMode, changes.name ?? ''),
+      );
+    },
+
+    /** One Lua script reads every indexed record and prunes ids whose hash has expired; filtering happens here. */
+    async listActiveForUser(userId, now) {
+      const rows = (await listScript(keys.userSessions(userId), keys.session(userId, ''), ...INFO_FIELDS)) as [
+        string,
+        ...(string | null)[],
+      ][];
+      return rows
+        .map(([id, ...values]) => toInfo(id, values))
+        .filter((s): s is SessionInfo => s !== null && s.status === 'active' && now < s.expiresAt && now < s.refreshExpiresAt)
+        .sort((a, b) => b.createdAt - a.createdAt);
+    },
+  };
+}
