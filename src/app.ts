@@ -51,7 +51,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     },
     genReqId: requestIdFrom,
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: trustProxySetting(config.TRUST_PROXY),
     return503OnClosing: true,

@@ -36,7 +36,7 @@ export const ConfigSchema = Type.Object({
   ),
   REDIS_KEY_PREFIX: Type.String({
     default: 'pc:',
-    pattern: '^[A-Za-z0-9:_-]{0,32}$',
+    pattern: '^[A-Za-z0-9:_.-]{0,48}$',
     description: 'Prefix of every Redis key, so several deployments can share one Redis.',
   }),
   JWT_SECRET: Type.Optional(

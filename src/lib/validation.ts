@@ -11,7 +11,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 
 function createAjv(options: Options): Ajv {
-  const ajv = new Ajv({ allErrors: false, removeAdditional: false, useDefaults: true, strict: false, ...options });
+  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, strict: false, ...options });
   addFormats(ajv);
   return ajv;
 }

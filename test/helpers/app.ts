@@ -51,7 +51,7 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
 
 export async function buildTestApp(t: TestContext, options: TestAppOptions = {}): Promise<TestApp> {
   const { env = {}, embedded = false, ...overrides } = options;
-  const prefix = `test:${randomUUID()}:`;
+  const prefix = `t:${randomUUID().replaceAll("-", "").slice(0, 20)}:`;
   const database = embedded ? undefined : await createTestDatabase();
   const databaseUrl = database?.url;
   const config = loadConfig(
