@@ -75,7 +75,10 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   }
 
   app.post(ROUTES.logout, { schema: { tags, response: { 200: MessageResponseSchema } } }, async (request, reply) => {
-    const bearerAuth = cookie.read(request) ? undefined : await app.userAccess.check(request.headers.authorization).catch(() => undefined);
+    // A bearer token only counts when it still names a live session; logout never fails.
+    const bearerAuth = request.headers.authorization
+      ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)
+      : undefined;
     await service.logout(cookie.read(request), bearerAuth);
     cookie.clear(reply);
     return { message: 'Logged out successfully' };

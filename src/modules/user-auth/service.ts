@@ -118,10 +118,12 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       const result = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyAgainstDummy(input.password);
       if (!user || !result.ok) throw new AppError('INVALID_CREDENTIALS');
       if (user.disabled) throw new AppError('ACCOUNT_DISABLED');
-      const tokens = await startSession(user, client);
       const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
-      await users.recordLogin(user.id, new Date(clock.now()), upgradedHash);
-      return { ...tokens, user: toPublicUser(user) };
+      // As in register: the login stamp (and any re-hash) commits only if the session was created.
+      return users.transaction(async (tx) => {
+        await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
+        return { ...(await startSession(user, client)), user: toPublicUser(user) };
+      });
     },
 
     /** Rotates the refresh token; replays the rotation for the predecessor within the grace window. */

@@ -72,8 +72,8 @@ export function createUserRepository(db: Db) {
     },
 
     /** Stamps a successful login; replaces the hash when it was made with older parameters. */
-    async recordLogin(id: string, at: Date, upgradedHash?: string): Promise<void> {
-      await db
+    async recordLogin(id: string, at: Date, upgradedHash: string | undefined, tx: Db = db): Promise<void> {
+      await tx
         .update(users)
         .set(upgradedHash ? { lastLoginAt: at, passwordHash: upgradedHash } : { lastLoginAt: at })
         .where(eq(users.id, id));
