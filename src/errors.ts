@@ -49,6 +49,27 @@ export const ERRORS = {
 
   INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable; retry later' },
+
+  // API V3 (apps). Rendered in the V3 envelope; see src/modules/app-auth/envelope.ts.
+  V3_AUTH_MISSING_CREDENTIAL: { status: 401, message: 'Missing token or client credentials' },
+  V3_AUTH_INVALID_CLIENT: { status: 401, message: 'Invalid client_id or client_secret' },
+  V3_AUTH_SECRET_EXPIRED: { status: 401, message: 'Client secret has expired or was revoked' },
+  V3_AUTH_TOKEN_INVALID: { status: 401, message: 'Token is not valid' },
+  V3_AUTH_TOKEN_EXPIRED: { status: 401, message: 'Token has expired' },
+  V3_AUTH_TOKEN_REVOKED: { status: 401, message: 'Token has been revoked' },
+  V3_AUTH_APP_SUSPENDED: { status: 403, message: 'App is suspended' },
+  V3_AUTH_APP_REVOKED: { status: 403, message: 'App has been revoked' },
+  V3_AUTH_PERMISSION_DENIED: { status: 403, message: 'Permission denied' },
+  V3_AUTH_ORG_DENIED: { status: 403, message: 'App is not allowed for this organization' },
+  V3_AUTH_VALIDATION_ERROR: { status: 400, message: 'Request validation failed' },
+  V3_AUTH_ORG_REQUIRED: { status: 400, message: 'organization_code or organization_id is required for this app' },
+  V3_AUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, message: 'Unsupported grant_type' },
+  V3_AUTH_NOT_FOUND: { status: 404, message: 'Not found' },
+  V3_AUTH_CONFLICT: { status: 409, message: 'Conflict with the current state' },
+  V3_AUTH_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
+  V3_AUTH_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
+  V3_AUTH_RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+  V3_AUTH_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable; retry later' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,7 +4,7 @@
  * revocations) lives in the token store, so the hot paths never touch this database.
  */
 import { sql } from 'drizzle-orm';
-import { boolean, index, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const USER_ROLES = ['ADMIN', 'PARTNER', 'CONSUMER'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
@@ -34,3 +34,141 @@ export const users = pgTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// API V3: apps (machine clients), their secrets, organizations, permissions and audit trail.
+// Postgres is the source of truth; a snapshot of each app lives in the token store so that
+// token issuance and validation never query this database.
+
+export const APP_STATUSES = ['ACTIVE', 'SUSPENDED', 'REVOKED'] as const;
+export type AppStatus = (typeof APP_STATUSES)[number];
+export const appStatus = pgEnum('app_status', APP_STATUSES);
+
+export const SECRET_STATUSES = ['ACTIVE', 'GRACE', 'EXPIRED', 'REVOKED'] as const;
+export type SecretStatus = (typeof SECRET_STATUSES)[number];
+export const secretStatus = pgEnum('app_secret_status', SECRET_STATUSES);
+
+export const organizations = pgTable('organizations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  code: text('code').notNull().unique('organizations_code_unique'),
+  name: text('name').notNull(),
+  isActive: boolean('is_active').notNull().default(true),
+  ...timestamps,
+});
+
+export const permissions = pgTable(
+  'permissions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    permissionCode: text('permission_code').notNull().unique('permissions_code_unique'),
+    moduleCode: text('module_code').notNull(),
+    resourceCode: text('resource_code').notNull(),
+    actionCode: text('action_code').notNull(),
+    description: text('description').notNull().default(''),
+    ...timestamps,
+  },
+  (table) => [index('permissions_module_idx').on(table.moduleCode)],
+);
+
+export const apps = pgTable(
+  'apps',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    appCode: text('app_code').notNull().unique('apps_code_unique'),
+    appName: text('app_name').notNull(),
+    description: text('description'),
+    status: appStatus('status').notNull().default('ACTIVE'),
+    clientId: text('client_id').notNull().unique('apps_client_id_unique'),
+    defaultOrganizationId: uuid('default_organization_id').references(() => organizations.id),
+    ...timestamps,
+  },
+  (table) => [index('apps_status_idx').on(table.status)],
+);
+
+export const appSecrets = pgTable(
+  'app_secrets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** HMAC-SHA-256 of the secret with APP_SECRET_PEPPER, base64url. */
+    secretHash: text('secret_hash').notNull(),
+    status: secretStatus('status').notNull().default('ACTIVE'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    graceUntil: timestamp('grace_until', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (table) => [uniqueIndex('app_secrets_app_version_unique').on(table.appId, table.version)],
+);
+
+export const appOrganizations = pgTable(
+  'app_organizations',
+  {
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    organizationId: uuid('organization_id')
+      .notNull()
+      .references(() => organizations.id),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.appId, table.organizationId] })],
+);
+
+export const appPermissions = pgTable(
+  'app_permissions',
+  {
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    permissionId: uuid('permission_id')
+      .notNull()
+      .references(() => permissions.id),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.appId, table.permissionId] })],
+);
+
+export const routePermissions = pgTable(
+  'route_permissions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    method: text('method').notNull(),
+    /** The Fastify route pattern, e.g. /api/v3/auth/me/permissions. */
+    routePattern: text('route_pattern').notNull(),
+    permissionCode: text('permission_code')
+      .notNull()
+      .references(() => permissions.permissionCode),
+    isActive: boolean('is_active').notNull().default(true),
+    ...timestamps,
+  },
+  (table) => [uniqueIndex('route_permissions_route_unique').on(table.method, table.routePattern, table.permissionCode)],
+);
+
+export const auditLogs = pgTable(
+  'audit_logs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    appId: uuid('app_id'),
+    eventType: text('event_type').notNull(),
+    /** Who acted: "user:<id>", "app:<id>", "cli" or "system". */
+    actor: text('actor').notNull(),
+    ip: text('ip'),
+    requestId: text('request_id'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('audit_logs_app_created_idx').on(table.appId, table.createdAt),
+    index('audit_logs_app_event_created_idx').on(table.appId, table.eventType, table.createdAt),
+  ],
+);
+
+export type OrganizationRow = typeof organizations.$inferSelect;
+export type PermissionRow = typeof permissions.$inferSelect;
+export type AppRow = typeof apps.$inferSelect;
+export type AppSecretRow = typeof appSecrets.$inferSelect;
+export type RoutePermissionRow = typeof routePermissions.$inferSelect;
+export type AuditLogRow = typeof auditLogs.$inferSelect;

@@ -1,6 +1,7 @@
 /**
- * Every Redis key template in one place. Keys of one user share the hash tag {u:<userId>}, so the
- * scripts that touch a user's sessions together stay on one slot under Redis Cluster.
+ * Every Redis key template in one place. Keys of one user share the hash tag {u:<userId>}, and keys
+ * of one app the tag {a:<appId>}, so scripts that touch them together stay on one slot under
+ * Redis Cluster.
  * The prefix is applied here, explicitly, because ioredis's keyPrefix does not reach SCAN patterns.
  */
 export function createKeys(prefix: string) {
@@ -9,6 +10,12 @@ export function createKeys(prefix: string) {
     session: (userId: string, sessionId: string) => `${prefix}{u:${userId}}:sess:${sessionId}`,
     /** Sorted set: the user's session ids, scored by the time their record may be dropped. */
     userSessions: (userId: string) => `${prefix}{u:${userId}}:sessions`,
+    /** String (JSON): the app's snapshot (see app-token-store.ts). */
+    appSnapshot: (appId: string) => `${prefix}{a:${appId}}:app`,
+    /** String (JSON): one live app access token, keyed by the token's SHA-256. */
+    appToken: (appId: string, tokenHash: string) => `${prefix}{a:${appId}}:tok:${tokenHash}`,
+    /** Sorted set: the app's live token digests, scored by expiry (epoch ms). */
+    appTokens: (appId: string) => `${prefix}{a:${appId}}:tokens`,
   };
 }
 

@@ -1,0 +1,88 @@
+/**
+ * Formats of app credentials (API V3).
+ *
+ * - client_id: "cid_" + base64url(appId). Public. Carrying the app id lets issuance find the
+ *   app's snapshot in the token store directly (one key, one round trip).
+ * - client secret: "pcs_" + 256 random bits. Shown once; stored only as HMAC-SHA-256 with the
+ *   server's pepper (high entropy makes a slow hash pointless; the pepper makes a stolen table
+ *   useless without the server's config).
+ * - access token: "v3at_" + base64url(appId 16 | expiresAt 4 | random 32 | mac 16). Opaque to
+ *   clients. The store keys it by SHA-256; the MAC proves we minted it, so a well-formed token
+ *   whose key is gone can be reported precisely: expired if its expiry passed, else revoked.
+ */
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
+
+const CLIENT_ID_PREFIX = 'cid_';
+const SECRET_PREFIX = 'pcs_';
+const TOKEN_PREFIX = 'v3at_';
+const TOKEN_BODY_BYTES = 16 + 4 + 32;
+const TOKEN_MAC_BYTES = 16;
+const TOKEN_LENGTH = TOKEN_PREFIX.length + Math.ceil(((TOKEN_BODY_BYTES + TOKEN_MAC_BYTES) * 4) / 3);
+
+function uuidToBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
+}
+
+function bytesToUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function clientIdFor(appId: string): string {
+  return CLIENT_ID_PREFIX + uuidToBytes(appId).toString('base64url');
+}
+
+/** The app id inside a client_id, or null when it is not one of ours. */
+export function appIdFromClientId(clientId: string): string | null {
+  if (!clientId.startsWith(CLIENT_ID_PREFIX) || clientId.length !== CLIENT_ID_PREFIX.length + 22) return null;
+  const bytes = Buffer.from(clientId.slice(CLIENT_ID_PREFIX.length), 'base64url');
+  return bytes.length === 16 && clientIdFor(bytesToUuid(bytes)) === clientId ? bytesToUuid(bytes) : null;
+}
+
+export const newClientSecret = () => SECRET_PREFIX + randomBytes(32).toString('base64url');
+
+export interface ParsedAppToken {
+  appId: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** SHA-256 (base64url) of the whole token: the store's key. */
+  hash: string;
+}
+
+export function createAppCredentialCodec(pepper: Buffer) {
+  const secretKey = hmacSha256(pepper, 'portcullis app-secret digest');
+  const macKey = hmacSha256(pepper, 'portcullis app-token mac');
+  const mac = (body: Buffer) => hmacSha256(macKey, body).subarray(0, TOKEN_MAC_BYTES);
+
+  return {
+    /** Keyed digest of a client secret (base64url); compare digests with constant time. */
+    secretDigest: (secret: string) => hmacSha256(secretKey, secret).toString('base64url'),
+
+    secretMatches(secret: string, storedDigest: string): boolean {
+      return constantTimeEqual(hmacSha256(secretKey, secret), Buffer.from(storedDigest, 'base64url'));
+    },
+
+    issueToken(appId: string, expiresAtMs: number): ParsedAppToken & { token: string } {
+      const expiry = Buffer.alloc(4);
+      expiry.writeUInt32BE(Math.floor(expiresAtMs / 1000));
+      const body = Buffer.concat([uuidToBytes(appId), expiry, randomBytes(32)]);
+      const token = TOKEN_PREFIX + Buffer.concat([body, mac(body)]).toString('base64url');
+      return { token, appId, expiresAt: Math.floor(expiresAtMs / 1000) * 1000, hash: sha256Base64url(token) };
+    },
+
+    /** null for anything we did not mint. */
+    parseToken(token: string): ParsedAppToken | null {
+      if (token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) return null;
+      const raw = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url');
+      if (raw.length !== TOKEN_BODY_BYTES + TOKEN_MAC_BYTES) return null;
+      const body = raw.subarray(0, TOKEN_BODY_BYTES);
+      if (!constantTimeEqual(mac(body), raw.subarray(TOKEN_BODY_BYTES))) return null;
+      return { appId: bytesToUuid(body.subarray(0, 16)), expiresAt: body.readUInt32BE(16) * 1000, hash: sha256Base64url(token) };
+    },
+  };
+}
+
+export type AppCredentialCodec = ReturnType<typeof createAppCredentialCodec>;
+
+export const isAppTokenShaped = (token: string) => token.startsWith(TOKEN_PREFIX);

@@ -1,0 +1,116 @@
+/**
+ * The app token store contract (API V3). Two implementations keep it: RedisAppTokenStore and
+ * MemoryAppTokenStore; both pass test/integration/app-token-store.contract.ts.
+ *
+ * What lives here and why:
+ * - An app snapshot per app (status, secret digests, permission codes, organizations): a copy of
+ *   Postgres, rewritten by every admin change, so that issuing and validating tokens never query
+ *   Postgres. Postgres stays the source of truth; a missing snapshot is rebuilt from it.
+ * - One record per live access token, keyed by the SHA-256 of the token, expiring with the token
+ *   (TTL = expires_in). Tokens are never stored in the clear.
+ * - A per-app index of live token digests (sorted by expiry) so "revoke all" is one call.
+ * Keys of one app share the hash tag {a:<appId>}, so each operation touches one slot.
+ *
+ * Invariants:
+ * - issue() checks the secret, the app status and the organization and writes the token in one
+ *   atomic step (Lua in Redis): a suspension or rotation cannot interleave with an issuance.
+ * - lookup() is one round trip (MGET of the token record and the snapshot).
+ * - Secret digests are compared by equality inside the store: they are keyed HMACs of 256-bit
+ *   secrets, so timing reveals nothing usable about a secret.
+ * - Every time is passed in by the caller (epoch milliseconds).
+ */
+import type { AppStatus, SecretStatus } from '../db/schema.js';
+
+export interface SnapshotSecret {
+  version: number;
+  /** HMAC digest (base64url) of the client secret. */
+  digest: string;
+  status: SecretStatus;
+  /** For GRACE secrets: epoch ms after which the secret no longer works. */
+  graceUntil: number | null;
+}
+
+export interface SnapshotOrganization {
+  id: string;
+  code: string;
+  isDefault: boolean;
+}
+
+export interface AppSnapshot {
+  id: string;
+  code: string;
+  name: string;
+  status: AppStatus;
+  clientId: string;
+  /** Recent secrets, newest first (ACTIVE, GRACE, and a few EXPIRED/REVOKED to name the failure). */
+  secrets: SnapshotSecret[];
+  /** Granted permission codes. */
+  permissions: string[];
+  organizations: SnapshotOrganization[];
+}
+
+export interface AppTokenRecord {
+  tokenId: string;
+  appId: string;
+  organizationId: string;
+  organizationCode: string;
+  secretVersion: number;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface IssueInput {
+  appId: string;
+  /** Digest of the presented client secret. */
+  secretDigest: string;
+  /** At most one of these selects the organization; neither means default, else the only one. */
+  organizationCode?: string | undefined;
+  organizationId?: string | undefined;
+  tokenHash: string;
+  tokenId: string;
+  now: number;
+  /** Epoch ms; the record's TTL is expiresAt - now. */
+  expiresAt: number;
+}
+
+export type IssueResult =
+  | { kind: 'issued'; record: AppTokenRecord }
+  /** No snapshot for this app id: the caller rebuilds it from Postgres (or it does not exist). */
+  | { kind: 'no_snapshot' }
+  /** The digest matches none of the app's secrets. Checked before anything else. */
+  | { kind: 'invalid_client' }
+  /** The digest matches a secret that is EXPIRED, REVOKED, or GRACE past its graceUntil. */
+  | { kind: 'secret_expired' }
+  | { kind: 'app_suspended' }
+  | { kind: 'app_revoked' }
+  /** The requested organization is not assigned to the app. */
+  | { kind: 'org_denied' }
+  /** Nothing requested, no default, and not exactly one organization. */
+  | { kind: 'org_required' };
+
+export interface AppTokenStore {
+  /** Replaces the app's snapshot (one SET, no expiry). */
+  putSnapshot(snapshot: AppSnapshot): Promise<void>;
+
+  /** The snapshot or null (one GET). */
+  getSnapshot(appId: string): Promise<AppSnapshot | null>;
+
+  /**
+   * Atomic (Lua): checks secret, then app status, then organization, in that order; on success
+   * writes the token record with TTL expiresAt - now, adds it to the app's index and prunes
+   * index entries that expired before `now`.
+   */
+  issue(input: IssueInput): Promise<IssueResult>;
+
+  /** One round trip (MGET): the token record (null once expired or revoked) and the app's snapshot. */
+  lookup(appId: string, tokenHash: string): Promise<{ token: AppTokenRecord | null; app: AppSnapshot | null }>;
+
+  /** Deletes one token record and its index entry, atomically. True when it existed. */
+  revoke(appId: string, tokenHash: string): Promise<boolean>;
+
+  /** Deletes every live token of the app and empties its index, atomically. Returns how many. */
+  revokeAllForApp(appId: string): Promise<number>;
+
+  /** How many tokens of the app are live at `now` (index entries with expiry after now). */
+  countLive(appId: string, now: number): Promise<number>;
+}
