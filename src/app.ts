@@ -16,7 +16,7 @@ import userAuthModule from './modules/user-auth/index.js';
 import accessTokenPlugin from './plugins/access-token.js';
 import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
-import errorHandlerPlugin from './plugins/error-handler.js';
+import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
 import sessionsPlugin from './plugins/sessions.js';
 import swaggerPlugin from './plugins/swagger.js';
@@ -54,10 +54,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: trustProxySetting(config.TRUST_PROXY),
     return503OnClosing: true,
+    // Router-level failures (malformed URL encoding, over-long params) get our error shape too.
+    frameworkErrors: (error, request, reply) => {
+      const appError = prepareErrorReply(error, request, reply);
+      void reply.header('x-request-id', request.id).send(renderErrorBody(appError, request.id) as never);
+    },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only (form bodies are added where a contract needs them); text/plain would reach validation.
+  app.removeContentTypeParser('text/plain');
   app.decorate('config', config);
   app.decorate('clock', clock);
   app.addHook('onRequest', async (request, reply) => {

@@ -8,17 +8,24 @@ import { ERRORS } from '../errors.js';
 export const StrictObject = <T extends TProperties>(properties: T, options: Record<string, unknown> = {}) =>
   Type.Object(properties, { additionalProperties: false, ...options });
 
+/** No control characters (Postgres text refuses NUL; logs and headers should not carry the rest). */
+const PRINTABLE = '[^\\u0000-\\u001f\\u007f]';
+
+/** A bounded string without control characters. */
+export const SafeString = (options: { minLength?: number; maxLength: number; description?: string }) =>
+  Type.String({ minLength: 1, ...options, pattern: `^${PRINTABLE}*$` });
+
 /** Surrounding whitespace is tolerated (and trimmed by the service); the address itself must look like one. */
 export const EmailSchema = Type.String({
   minLength: 3,
   maxLength: 320,
-  pattern: '^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]+\\s*$',
+  pattern: '^\\s*[^\\s@\\u0000-\\u001f\\u007f]{1,64}@[^\\s@\\u0000-\\u001f\\u007f]+\\.[^\\s@\\u0000-\\u001f\\u007f]+\\s*$',
   description: 'Email address; trimmed and lower-cased before use.',
 });
 
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256 });
 
-export const NameSchema = Type.String({ minLength: 1, maxLength: 200 });
+export const NameSchema = SafeString({ maxLength: 200 });
 
 export const UuidSchema = Type.String({ format: 'uuid' });
 

@@ -26,7 +26,7 @@ const adminUserRoutes: FastifyPluginAsyncTypebox<{ service: AdminUserService }> 
       security,
       params: AdminUserParamsSchema,
       body: AdminUserPatchSchema,
-      response: { 200: AdminUserSchema, ...errorResponses(400, 401, 403, 404, 409) },
+      response: { 200: AdminUserSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
     },
   }, async (request) => service.update(request.params.id, request.body));
 };

@@ -1,6 +1,6 @@
 /** TypeBox schemas of the admin user routes. */
 import { Type, type Static } from 'typebox';
-import { NameSchema, StrictObject, UuidSchema } from '../../lib/http-schemas.js';
+import { NameSchema, SafeString, StrictObject, UuidSchema } from '../../lib/http-schemas.js';
 import { RoleSchema } from './schemas.js';
 
 export const AdminUserSchema = Type.Object({
@@ -18,7 +18,7 @@ export type AdminUser = Static<typeof AdminUserSchema>;
 export const AdminUserListQuerySchema = StrictObject({
   page: Type.Integer({ minimum: 1, maximum: 100000, default: 1 }),
   perPage: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  email: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'Case-insensitive substring of the email.' })),
+  email: Type.Optional(SafeString({ maxLength: 320, description: 'Case-insensitive substring of the email.' })),
 });
 export type AdminUserListQuery = Static<typeof AdminUserListQuerySchema>;
 
