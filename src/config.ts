@@ -18,7 +18,7 @@ const Int = (defaultValue: number, minimum: number, maximum: number, description
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Enum(['development', 'test', 'production'], {
     default: 'development',
-    description: 'development, test or production. production requires DATABASE_URL, REDIS_URL and JWT_SECRET.',
+    description: 'development, test or production. production requires DATABASE_URL, REDIS_URL, JWT_SECRET and APP_SECRET_PEPPER.',
   }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface to listen on (0.0.0.0 in containers).' }),
   PORT: Int(3000, 0, 65535, 'TCP port to listen on.'),
@@ -61,6 +61,15 @@ export const ConfigSchema = Type.Object({
   ARGON2_TIME_COST: Int(2, 1, 100, 'argon2id iterations (OWASP: 2).'),
   ARGON2_PARALLELISM: Int(1, 1, 16, 'argon2id lanes (OWASP: 1).'),
   BODY_LIMIT_BYTES: Int(16384, 1024, 10485760, 'Largest accepted request body; larger ones get 413.'),
+  APP_SECRET_PEPPER: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description: 'Server-side key for HMAC digests of app client secrets and app token MACs; required in production. Changing it invalidates every client secret.',
+    }),
+  ),
+  APP_TOKEN_TTL: Int(3600, 60, 86400, 'Lifetime of API V3 app access tokens, in seconds (expires_in).'),
+  APP_SECRET_GRACE_HOURS: Int(24, 0, 8760, 'Default hours an app\'s previous secret keeps working after a rotation.'),
+  AUDIT_FLUSH_INTERVAL_MS: Int(1000, 10, 60000, 'How often buffered audit events are written to Postgres (also when 500 are waiting).'),
   TRUST_PROXY: Type.String({
     default: '',
     description: 'Peers whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or "true". Empty: none.',
@@ -69,8 +78,12 @@ export const ConfigSchema = Type.Object({
 
 type ConfigInput = Static<typeof ConfigSchema>;
 
-export interface Config extends Omit<ConfigInput, 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET'> {
+const DEVELOPMENT_PEPPER = 'portcullis-development-pepper-not-for-production';
+
+export interface Config
+  extends Omit<ConfigInput, 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET' | 'APP_SECRET_PEPPER'> {
   JWT_SECRET: string;
+  APP_SECRET_PEPPER: string;
   JWT_ACCESS_TTL: number;
   JWT_REFRESH_TTL: number;
   SESSION_ABSOLUTE_TTL: number;
@@ -79,6 +92,8 @@ export interface Config extends Omit<ConfigInput, 'JWT_ACCESS_TTL' | 'JWT_REFRES
   isProduction: boolean;
   /** True when JWT_SECRET was generated at start-up (tokens die with the process). */
   jwtSecretGenerated: boolean;
+  /** True when APP_SECRET_PEPPER is the public development default. */
+  appSecretPepperIsDefault: boolean;
 }
 
 export class ConfigError extends Error {
@@ -104,7 +119,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
   ];
   if (raw.NODE_ENV === 'production') {
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] as const) {
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'APP_SECRET_PEPPER'] as const) {
       if (!raw[key]) problems.push(`${key}: required when NODE_ENV=production`);
     }
   }
@@ -125,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...input,
     JWT_SECRET: input.JWT_SECRET ?? randomBytes(32).toString('base64url'),
     jwtSecretGenerated: input.JWT_SECRET === undefined,
+    // Outside production a fixed, public pepper keeps stored client secrets valid across restarts.
+    APP_SECRET_PEPPER: input.APP_SECRET_PEPPER ?? DEVELOPMENT_PEPPER,
+    appSecretPepperIsDefault: input.APP_SECRET_PEPPER === undefined,
     JWT_ACCESS_TTL: accessTtl,
     JWT_REFRESH_TTL: refreshTtl,
     SESSION_ABSOLUTE_TTL: absoluteTtl,

@@ -74,8 +74,10 @@ export function createAppCredentialCodec(pepper: Buffer) {
     /** null for anything we did not mint. */
     parseToken(token: string): ParsedAppToken | null {
       if (token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) return null;
-      const raw = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url');
-      if (raw.length !== TOKEN_BODY_BYTES + TOKEN_MAC_BYTES) return null;
+      const encoded = token.slice(TOKEN_PREFIX.length);
+      const raw = Buffer.from(encoded, 'base64url');
+      // Canonical spelling only: the store key is the digest of the text.
+      if (raw.length !== TOKEN_BODY_BYTES + TOKEN_MAC_BYTES || raw.toString('base64url') !== encoded) return null;
       const body = raw.subarray(0, TOKEN_BODY_BYTES);
       if (!constantTimeEqual(mac(body), raw.subarray(TOKEN_BODY_BYTES))) return null;
       return { appId: bytesToUuid(body.subarray(0, 16)), expiresAt: body.readUInt32BE(16) * 1000, hash: sha256Base64url(token) };

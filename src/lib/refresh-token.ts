@@ -60,8 +60,11 @@ export function createRefreshTokenCodec(serverKey: Buffer) {
     /** null for anything we did not issue: wrong shape, wrong length, or a MAC that does not verify. */
     parse(token: string): ParsedRefreshToken | null {
       if (token.length !== TOKEN_LENGTH || !token.startsWith(PREFIX)) return null;
-      const raw = Buffer.from(token.slice(PREFIX.length), 'base64url');
-      if (raw.length !== BODY_BYTES + MAC_BYTES) return null;
+      const encoded = token.slice(PREFIX.length);
+      const raw = Buffer.from(encoded, 'base64url');
+      // Only the canonical spelling: the digest is taken over the text, so an equivalent spelling
+      // of a real token would otherwise read as an older token and revoke the session.
+      if (raw.length !== BODY_BYTES + MAC_BYTES || raw.toString('base64url') !== encoded) return null;
       const body = raw.subarray(0, BODY_BYTES);
       if (!constantTimeEqual(mac(body), raw.subarray(BODY_BYTES))) return null;
       return {

@@ -43,6 +43,7 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: randomBytes(32).toString('base64url'),
+    APP_SECRET_PEPPER: randomBytes(32).toString('base64url'),
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
     ...extra,

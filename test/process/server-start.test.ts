@@ -32,7 +32,7 @@ t.test('production refuses to start without its servers and secret, naming each'
   const server = startServer({ NODE_ENV: 'production' });
   const code = await server.exited;
   t.equal(code, 78);
-  for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET']) t.match(server.output(), `${key}: required when NODE_ENV=production`);
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'APP_SECRET_PEPPER']) t.match(server.output(), `${key}: required when NODE_ENV=production`);
 });
 
 t.test('a bad value stops start-up naming the variable', async (t) => {

@@ -32,12 +32,13 @@ t.test('every bad variable is named in one error', async (t) => {
 
 t.test('production refuses to start without servers and a secret', async (t) => {
   const error = t.throws(() => loadConfig({ NODE_ENV: 'production' })) as ConfigError;
-  t.strictSame(error.problems.map((problem) => problem.split(':')[0]).sort(), ['DATABASE_URL', 'JWT_SECRET', 'REDIS_URL']);
+  t.strictSame(error.problems.map((problem) => problem.split(':')[0]).sort(), ['APP_SECRET_PEPPER', 'DATABASE_URL', 'JWT_SECRET', 'REDIS_URL']);
   const config = loadConfig({
     NODE_ENV: 'production',
     DATABASE_URL: 'postgres://db/app',
     REDIS_URL: 'redis://cache:6379',
     JWT_SECRET: 'x'.repeat(32),
+    APP_SECRET_PEPPER: 'p'.repeat(32),
   });
   t.equal(config.COOKIE_SECURE, true, 'secure cookies by default in production');
   t.equal(config.isProduction, true);

@@ -41,3 +41,14 @@ t.test('a sealed successor opens only with its predecessor', async (t) => {
   t.equal(codec.unseal(sealed.slice(0, -2), predecessor), null, 'tampered');
   t.equal(createRefreshTokenCodec(randomBytes(32)).unseal(sealed, predecessor), null, 'other server key');
 });
+
+t.test('only the canonical spelling of a token parses (regression)', async (t) => {
+  const { token } = codec.issue(randomUUID(), randomUUID());
+  const last = token.at(-1)!;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  // The last character carries 2 unused bits: its 3 siblings decode to the same bytes.
+  const base = alphabet.indexOf(last) & ~3;
+  const siblings = [0, 1, 2, 3].map((i) => alphabet[base + i]!).filter((c) => c !== last);
+  t.equal(siblings.length, 3);
+  for (const sibling of siblings) t.equal(codec.parse(token.slice(0, -1) + sibling), null, sibling);
+});
