@@ -74,7 +74,7 @@ export interface IssueInput {
 }
 
 export type IssueResult =
-  | { kind: 'issued'; record: AppTokenRecord }
+  | { kind: 'issued'; record: AppTokenRecord; appCode: string }
   /** No snapshot for this app id: the caller rebuilds it from Postgres (or it does not exist). */
   | { kind: 'no_snapshot' }
   /** The digest matches none of the app's secrets. Checked before anything else. */

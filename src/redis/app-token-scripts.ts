@@ -1,0 +1,131 @@
+/**
+ * The app token store's storage layout, shared by both implementations, and the Lua scripts that
+ * change it atomically in Redis. The contract and threat model live in app-token-store.ts.
+ *
+ * Layout (keys from keys.ts, all under the app's {a:<appId>} hash tag):
+ * - appSnapshot: the AppSnapshot as JSON, no expiry.
+ * - appToken: one token record as compact JSON (StoredTokenRecord) with PX = expiresAt - now.
+ *   Short names, and no appId (the key carries it), keep a record plus its index entry under
+ *   0.5 KiB of Redis memory (see the memory test in redis-app-token-store.test.ts).
+ * - appTokens: sorted set of token digests scored by expiresAt, expiring with its last member.
+ *
+ * Invariants the scripts keep:
+ * - Every time comes from ARGV (the caller's clock), never Redis TIME, so the in-process store and
+ *   Redis decide alike and tests control time.
+ * - Numbers leave Lua through string.format('%.0f'): cjson.encode and tostring keep only 14
+ *   significant digits, which is too few for epoch milliseconds on some inputs.
+ * - REVOKE_ALL builds token key names from ARGV[1] (keys.appToken(appId, '')) plus the index
+ *   members; they share the index's hash tag, so it runs on Redis Cluster.
+ */
+import type { AppSnapshot, AppTokenRecord, IssueInput } from './app-token-store.js';
+
+/** Short JSON names of a stored token record, in the order both stores write them. */
+interface StoredTokenRecord {
+  /** tokenId */
+  t: string;
+  /** organizationId */
+  o: string;
+  /** organizationCode */
+  c: string;
+  /** secretVersion */
+  v: number;
+  /** issuedAt (epoch ms) */
+  i: number;
+  /** expiresAt (epoch ms) */
+  e: number;
+}
+
+export function encodeTokenRecord(r: AppTokenRecord): string {
+  const stored: StoredTokenRecord = {
+    t: r.tokenId,
+    o: r.organizationId,
+    c: r.organizationCode,
+    v: r.secretVersion,
+    i: r.issuedAt,
+    e: r.expiresAt,
+  };
+  return JSON.stringify(stored);
+}
+
+/** `appId` comes from the key the record was read under. */
+export function decodeTokenRecord(appId: string, json: string): AppTokenRecord {
+  const s = JSON.parse(json) as StoredTokenRecord;
+  return { tokenId: s.t, appId, organizationId: s.o, organizationCode: s.c, secretVersion: s.v, issuedAt: s.i, expiresAt: s.e };
+}
+
+export const encodeSnapshot = (snapshot: AppSnapshot): string => JSON.stringify(snapshot);
+export const decodeSnapshot = (json: string): AppSnapshot => JSON.parse(json) as AppSnapshot;
+
+/** Both stores refuse times Redis could not take as a PX (integer milliseconds, positive TTL). */
+export function assertIssueTimes(input: IssueInput): void {
+  if (!Number.isSafeInteger(input.now) || !Number.isSafeInteger(input.expiresAt) || input.expiresAt <= input.now) {
+    throw new RangeError(`issue needs integer epoch ms with expiresAt > now (now=${input.now}, expiresAt=${input.expiresAt})`);
+  }
+}
+
+/**
+ * KEYS: snapshot, index, token. ARGV: secretDigest, organizationCode, organizationId (both ''
+ * when not given), tokenHash, tokenId, now, expiresAt.
+ * Returns {kind} or {'issued', recordJson, appCode}. Decision order: secret, app status, organization.
+ */
+export const ISSUE_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'no_snapshot'} end
+local app = cjson.decode(raw)
+local now = tonumber(ARGV[6])
+local expiresAt = tonumber(ARGV[7])
+
+local secret
+if ARGV[1] ~= '' then
+  for _, s in ipairs(app.secrets) do
+    if s.digest == ARGV[1] then secret = s break end
+  end
+end
+if not secret then return {'invalid_client'} end
+local usable = secret.status == 'ACTIVE'
+  or (secret.status == 'GRACE' and type(secret.graceUntil) == 'number' and now < secret.graceUntil)
+if not usable then return {'secret_expired'} end
+
+if app.status == 'SUSPENDED' then return {'app_suspended'} end
+if app.status ~= 'ACTIVE' then return {'app_revoked'} end
+
+local orgs = app.organizations
+local function find(field, value)
+  for _, o in ipairs(orgs) do
+    if o[field] == value then return o end
+  end
+  return nil
+end
+local code, id = ARGV[2], ARGV[3]
+local org
+if code ~= '' then
+  org = find('code', code)
+  if not org or (id ~= '' and org.id ~= id) then return {'org_denied'} end
+elseif id ~= '' then
+  org = find('id', id)
+  if not org then return {'org_denied'} end
+else
+  org = find('isDefault', true)
+  if not org and #orgs == 1 then org = orgs[1] end
+  if not org then return {'org_required'} end
+end
+
+local record = '{"t":' .. cjson.encode(ARGV[5]) .. ',"o":' .. cjson.encode(org.id) .. ',"c":' .. cjson.encode(org.code)
+  .. ',"v":' .. string.format('%.0f', secret.version) .. ',"i":' .. string.format('%.0f', now)
+  .. ',"e":' .. string.format('%.0f', expiresAt) .. '}'
+redis.call('SET', KEYS[3], record, 'PX', string.format('%.0f', expiresAt - now))
+redis.call('ZADD', KEYS[2], string.format('%.0f', expiresAt), ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now))
+-- The index expires with its longest-lived member, so an idle app's index goes too.
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], top[2])
+return {'issued', record, app.code}`;
+
+/** KEYS: index. ARGV: token key base. Returns how many token keys existed and were deleted. */
+export const REVOKE_ALL_SCRIPT = `
+local n = 0
+for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. hash)
+end
+redis.call('DEL', KEYS[1])
+return n`;

@@ -1,0 +1,108 @@
+/**
+ * AppTokenStore on Redis: a JSON snapshot per app, a JSON record per live token and a per-app
+ * sorted set of token digests, all under the {a:<appId>} hash tag. Layout and scripts live in
+ * app-token-scripts.ts; the contract and threat model in app-token-store.ts.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import type { AppTokenStore, IssueResult } from './app-token-store.js';
+import {
+  assertIssueTimes,
+  decodeSnapshot,
+  decodeTokenRecord,
+  encodeSnapshot,
+  ISSUE_SCRIPT,
+  REVOKE_ALL_SCRIPT,
+} from './app-token-scripts.js';
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover). */
+function defineScript(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
+  client.defineCommand(name, { lua, numberOfKeys });
+  const command = (client as unknown as Record<string, ScriptCall>)[name];
+  if (!command) throw new Error(`ioredis did not define ${name}`);
+  return command.bind(client);
+}
+
+function parseIssueReply(appId: string, reply: unknown): IssueResult {
+  const [kind, record, appCode] = reply as [string, string | undefined, string | undefined];
+  switch (kind) {
+    case 'issued':
+      return { kind, record: decodeTokenRecord(appId, record ?? ''), appCode: appCode ?? '' };
+    case 'no_snapshot':
+    case 'invalid_client':
+    case 'secret_expired':
+    case 'app_suspended':
+    case 'app_revoked':
+    case 'org_denied':
+    case 'org_required':
+      return { kind };
+    default:
+      throw new Error(`unexpected issue reply: ${String(kind)}`);
+  }
+}
+
+export function createRedisAppTokenStore(options: { client: Redis; keys: Keys }): AppTokenStore {
+  const { client, keys } = options;
+  // REVOKE_ALL derives token keys as base + tokenHash; refuse a template it cannot follow.
+  if (keys.appToken('a', 'h') !== `${keys.appToken('a', '')}h`) throw new Error('keys.appToken must end with the token hash');
+
+  const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT, 3);
+  const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
+
+  return {
+    /** One SET without expiry (clears any TTL a previous value had). */
+    async putSnapshot(snapshot) {
+      await client.set(keys.appSnapshot(snapshot.id), encodeSnapshot(snapshot));
+    },
+
+    /** One GET. */
+    async getSnapshot(appId) {
+      const json = await client.get(keys.appSnapshot(appId));
+      return json === null ? null : decodeSnapshot(json);
+    },
+
+    /** One Lua script: decide, SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */
+    async issue(input) {
+      assertIssueTimes(input);
+      const reply = await issueScript(
+        keys.appSnapshot(input.appId),
+        keys.appTokens(input.appId),
+        keys.appToken(input.appId, input.tokenHash),
+        input.secretDigest,
+        input.organizationCode ?? '',
+        input.organizationId ?? '',
+        input.tokenHash,
+        input.tokenId,
+        input.now,
+        input.expiresAt,
+      );
+      return parseIssueReply(input.appId, reply);
+    },
+
+    /** One MGET (token record and snapshot share the app's slot); an expired key reads as null. */
+    async lookup(appId, tokenHash) {
+      const [token, app] = await client.mget(keys.appToken(appId, tokenHash), keys.appSnapshot(appId));
+      return { token: token ? decodeTokenRecord(appId, token) : null, app: app ? decodeSnapshot(app) : null };
+    },
+
+    /** MULTI: the record and its index entry go together. */
+    async revoke(appId, tokenHash) {
+      const results = await client.multi().del(keys.appToken(appId, tokenHash)).zrem(keys.appTokens(appId), tokenHash).exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('token revoke transaction was aborted');
+      return results[0]?.[1] === 1;
+    },
+
+    /** One Lua script over the app's index; counts only records that still existed. */
+    async revokeAllForApp(appId) {
+      return Number(await revokeAllScript(keys.appTokens(appId), keys.appToken(appId, '')));
+    },
+
+    /** One ZCOUNT of index scores strictly after `now`. */
+    async countLive(appId, now) {
+      return client.zcount(keys.appTokens(appId), `(${now}`, '+inf');
+    },
+  };
+}

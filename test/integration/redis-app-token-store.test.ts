@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import t from 'tap';
+import type { Test } from 'tap';
+import { encodeTokenRecord } from '../../src/redis/app-token-scripts.js';
+import { createKeys } from '../../src/redis/keys.js';
+import type { Keys } from '../../src/redis/keys.js';
+import { createRedisAppTokenStore } from '../../src/redis/redis-app-token-store.js';
+import { appTokenStoreContract, digest, issueInput, newSnapshot } from './app-token-store.contract.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+t.teardown(() => client.quit());
+
+/** Deletes one test prefix's keys; SCAN, never KEYS. */
+async function dropPrefix(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (found.length > 0) await client.unlink(...found);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** A store under a fresh random prefix, dropped when the subtest ends (even if it failed). */
+function isolatedStore(t: Test, redis: Redis = client): { keys: Keys; store: ReturnType<typeof createRedisAppTokenStore> } {
+  const prefix = `test:${randomUUID()}:`;
+  t.teardown(() => dropPrefix(prefix));
+  const keys = createKeys(prefix);
+  return { keys, store: createRedisAppTokenStore({ client: redis, keys }) };
+}
+
+/** Names of the commands the client sends while `action` runs. */
+async function commandsSentBy(action: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const original = client.sendCommand;
+  client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+    sent.push(args[0].name);
+    return original.apply(this, args);
+  };
+  try {
+    await action();
+  } finally {
+    client.sendCommand = original;
+  }
+  return sent;
+}
+
+t.test('contract', async (t) => {
+  appTokenStoreContract(t, async () => {
+    const prefix = `test:${randomUUID()}:`;
+    return { store: createRedisAppTokenStore({ client, keys: createKeys(prefix) }), cleanup: () => dropPrefix(prefix) };
+  });
+});
+
+t.test('layout: hash-tagged keys, compact record, value and expiry set together', async (t) => {
+  const { keys, store } = isolatedStore(t);
+  const app = newSnapshot();
+  await store.putSnapshot(app);
+  const snapshotKey = keys.appSnapshot(app.id);
+  const index = keys.appTokens(app.id);
+  const before = Date.now();
+  const input = issueInput(app, { now: before });
+  const result = await store.issue(input);
+  const after = Date.now();
+  if (result.kind !== 'issued') throw new Error(`not issued: ${result.kind}`);
+  const key = keys.appToken(app.id, input.tokenHash);
+  for (const k of [snapshotKey, index, key]) t.equal(k.match(/\{[^}]*\}/)?.[0], `{a:${app.id}}`, `${k} carries the app's hash tag`);
+
+  t.strictSame(JSON.parse((await client.get(snapshotKey)) ?? 'null'), app, 'snapshot is plain JSON');
+  t.equal(await client.pttl(snapshotKey), -1, 'snapshot has no expiry');
+  t.equal(await client.get(key), encodeTokenRecord(result.record), 'Lua writes the same bytes as encodeTokenRecord');
+
+  // PX is relative to Redis's clock when the script ran, which lies between `before` and `after`.
+  const expireTime = await client.pexpiretime(key);
+  t.ok(expireTime >= input.expiresAt - 1 && expireTime <= input.expiresAt + (after - before) + 1, `PEXPIRETIME off by ${expireTime - input.expiresAt} ms`);
+  t.equal(await client.zscore(index, input.tokenHash), String(input.expiresAt));
+  t.equal(await client.pexpiretime(index), input.expiresAt, 'the index expires with its last member');
+
+  const later = issueInput(app, { now: before, expiresAt: input.expiresAt + 5000 });
+  await store.issue(later);
+  t.equal(await client.pexpiretime(index), later.expiresAt, 'a longer-lived token extends the index');
+  await store.issue(issueInput(app, { now: before, expiresAt: input.expiresAt + 1000 }));
+  t.equal(await client.pexpiretime(index), later.expiresAt, 'a shorter-lived one does not shrink it');
+
+  await store.putSnapshot({ ...app, name: 'again' });
+  t.equal(await client.pttl(snapshotKey), -1, 'an overwrite keeps the snapshot unexpiring');
+});
+
+t.test('issue drops index scores below now; failures write nothing', async (t) => {
+  const { keys, store } = isolatedStore(t);
+  const app = newSnapshot();
+  await store.putSnapshot(app);
+  const index = keys.appTokens(app.id);
+  const now = Date.now();
+  await client.zadd(index, now - 1, 'lapsed', now, 'at-now');
+  await store.issue(issueInput(app, { now, secretDigest: digest() }));
+  t.equal(await client.zcard(index), 2, 'an invalid_client issue leaves the index alone');
+  await store.issue(issueInput(app, { now }));
+  t.equal(await client.zscore(index, 'lapsed'), null, 'score below now dropped');
+  t.equal(await client.zscore(index, 'at-now'), String(now), 'score equal to now kept (ZREMRANGEBYSCORE -inf (now)');
+});
+
+t.test('round trips: lookup is one MGET, issue and revokeAllForApp one script each', async (t) => {
+  const { store } = isolatedStore(t);
+  const app = newSnapshot();
+  await store.putSnapshot(app);
+  const input = issueInput(app);
+  await store.issue(input); // loads the script on this connection
+  await store.revokeAllForApp(randomUUID());
+  t.strictSame(await commandsSentBy(() => store.lookup(app.id, input.tokenHash)), ['mget']);
+  t.strictSame(await commandsSentBy(() => store.issue(issueInput(app))), ['evalsha']);
+  t.strictSame(await commandsSentBy(() => store.countLive(app.id, Date.now())), ['zcount']);
+  t.strictSame(await commandsSentBy(() => store.revoke(app.id, input.tokenHash)), ['multi', 'del', 'zrem', 'exec']);
+  t.strictSame(await commandsSentBy(() => store.revokeAllForApp(app.id)), ['evalsha']);
+  t.strictSame(await commandsSentBy(() => store.getSnapshot(app.id)), ['get']);
+});
+
+t.test('memory per token: record key plus its share of the index stays under 0.5 KiB', async (t) => {
+  // The default REDIS_KEY_PREFIX is 'pc:'; measure under a prefix of that length (the random
+  // per-test prefixes are 42 bytes). The random app id keeps the keys apart; teardown drops them.
+  const keys = createKeys('tp:');
+  const store = createRedisAppTokenStore({ client, keys });
+  // Realistic sizes: UUID ids, a 43-character SHA-256 digest, a longish organization code.
+  const app = newSnapshot({ organizations: [{ id: randomUUID(), code: 'acme-logistics-eu-west-warehouse', isDefault: true }] });
+  t.teardown(async () => {
+    await store.revokeAllForApp(app.id);
+    await client.unlink(keys.appSnapshot(app.id));
+  });
+  await store.putSnapshot(app);
+  const index = keys.appTokens(app.id);
+  const first = issueInput(app);
+  await store.issue(first);
+  const usage = async (key: string) => Number(await client.memory('USAGE', key, 'SAMPLES', 0));
+  // MEMORY USAGE leaves out the key's entry in the expires dict (a 24-byte dictEntry, 32 with jemalloc).
+  const recordBytes = (await usage(keys.appToken(app.id, first.tokenHash))) + 32;
+  const shares: string[] = [];
+  // 100 tokens keep the index a listpack; 200 pass zset-max-listpack-entries (128 by default)
+  // and make it a skiplist, the costlier encoding the assertion holds for.
+  for (const total of [100, 200]) {
+    while ((await client.zcard(index)) < total) await store.issue(issueInput(app));
+    const share = (await usage(index)) / total;
+    const perToken = recordBytes + share;
+    shares.push(`${await client.object('ENCODING', index)} ${share.toFixed(1)} B -> ${perToken.toFixed(1)} B`);
+    t.ok(perToken < 512, `${total} tokens: record ${recordBytes} B + index share ${share.toFixed(1)} B = ${perToken.toFixed(1)} B`);
+  }
+  t.comment(`per token: record ${recordBytes} B (incl. expires entry); index ${shares.join('; ')}`);
+});
+
+t.test('concurrent issues from separate connections all land', async (t) => {
+  const prefix = `test:${randomUUID()}:`;
+  t.teardown(() => dropPrefix(prefix));
+  const clients = Array.from({ length: 4 }, () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
+  t.teardown(() => Promise.all(clients.map((c) => c.quit())));
+  const stores = clients.map((c) => createRedisAppTokenStore({ client: c, keys: createKeys(prefix) }));
+  const app = newSnapshot();
+  await stores[0]!.putSnapshot(app);
+  const inputs = Array.from({ length: 20 }, () => issueInput(app));
+  const results = await Promise.all(inputs.map((input, i) => stores[i % stores.length]!.issue(input)));
+  t.ok(results.every((r) => r.kind === 'issued'));
+  t.equal(await stores[1]!.countLive(app.id, Date.now()), 20);
+  t.equal(await stores[2]!.revokeAllForApp(app.id), 20);
+});
