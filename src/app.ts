@@ -11,13 +11,17 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createValidatorCompiler } from './lib/validation.js';
+import appAuthModule from './modules/app-auth/index.js';
 import healthModule from './modules/health/index.js';
 import userAuthModule from './modules/user-auth/index.js';
 import accessTokenPlugin from './plugins/access-token.js';
+import appTokensPlugin from './plugins/app-tokens.js';
+import auditPlugin from './plugins/audit.js';
 import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
 import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
+import routePermissionsPlugin from './plugins/route-permissions.js';
 import sessionsPlugin from './plugins/sessions.js';
 import swaggerPlugin from './plugins/swagger.js';
 
@@ -79,9 +83,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(sessionsPlugin, { clock });
   await app.register(accessTokenPlugin, { config });
   await app.register(authenticatePlugin, { clock });
+  await app.register(appTokensPlugin, { clock });
+  await app.register(auditPlugin, { config, clock });
+  await app.register(routePermissionsPlugin);
 
   await app.register(healthModule);
   await app.register(userAuthModule, { config, clock });
+  await app.register(appAuthModule, { config, clock });
 
   await app.ready();
   return app;

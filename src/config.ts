@@ -67,6 +67,7 @@ export const ConfigSchema = Type.Object({
       description: 'Server-side key for HMAC digests of app client secrets and app token MACs; required in production. Changing it invalidates every client secret.',
     }),
   ),
+  SEED_REFERENCE_DATA: Bool(undefined, 'Load the starter permission catalog and organizations at start-up (idempotent). Default: true outside production.'),
   APP_TOKEN_TTL: Int(3600, 60, 86400, 'Lifetime of API V3 app access tokens, in seconds (expires_in).'),
   APP_SECRET_GRACE_HOURS: Int(24, 0, 8760, 'Default hours an app\'s previous secret keeps working after a rotation.'),
   AUDIT_FLUSH_INTERVAL_MS: Int(1000, 10, 60000, 'How often buffered audit events are written to Postgres (also when 500 are waiting).'),
@@ -81,7 +82,11 @@ type ConfigInput = Static<typeof ConfigSchema>;
 const DEVELOPMENT_PEPPER = 'portcullis-development-pepper-not-for-production';
 
 export interface Config
-  extends Omit<ConfigInput, 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET' | 'APP_SECRET_PEPPER'> {
+  extends Omit<
+    ConfigInput,
+    'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET' | 'APP_SECRET_PEPPER' | 'SEED_REFERENCE_DATA'
+  > {
+  SEED_REFERENCE_DATA: boolean;
   JWT_SECRET: string;
   APP_SECRET_PEPPER: string;
   JWT_ACCESS_TTL: number;
@@ -147,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     JWT_REFRESH_TTL: refreshTtl,
     SESSION_ABSOLUTE_TTL: absoluteTtl,
     COOKIE_SECURE: input.COOKIE_SECURE ?? isProduction,
+    SEED_REFERENCE_DATA: input.SEED_REFERENCE_DATA ?? !isProduction,
     ADMIN_EMAIL_ALLOWLIST: new Set(
       input.ADMIN_EMAIL_ALLOWLIST.split(',')
         .map((email) => email.trim().toLowerCase())

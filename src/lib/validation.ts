@@ -8,6 +8,7 @@ import { Ajv, type Options } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
+
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 
 function createAjv(options: Options): Ajv {
@@ -20,7 +21,17 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const exact = createAjv({ coerceTypes: false });
   const coercing = createAjv({ coerceTypes: 'array' });
   return ({ schema, httpPart }) => {
-    const ajv = httpPart === 'querystring' || httpPart === 'params' ? coercing : exact;
-    return ajv.compile(schema as object);
+    if (httpPart === 'querystring' || httpPart === 'params') return coercing.compile(schema as object);
+    const validate = exact.compile(schema as object);
+    if (httpPart !== 'body') return validate;
+    // A POST without a body (no content type) is validated as an empty object, so routes whose
+    // fields are all optional accept it and routes with required fields name the missing ones.
+    const validateBody = (data: unknown) => {
+      const valid = validate(data === undefined ? {} : data);
+      validateBody.errors = validate.errors;
+      return valid;
+    };
+    validateBody.errors = null as typeof validate.errors;
+    return validateBody;
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Opens Postgres (or embedded PGlite), applies migrations, and decorates `app.db`.
+ * Opens Postgres (or embedded PGlite), applies migrations, loads the starter reference data when
+ * configured, and decorates `app.db`.
  * Closed on app close.
  */
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { type DatabaseHandle, type Db, openDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
+import { seedReferenceData } from '../db/seed.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +25,7 @@ export default fp(
       if (!options.database) await handle.close();
     });
     await migrateDatabase(config.DATABASE_URL, handle);
+    if (config.SEED_REFERENCE_DATA) await seedReferenceData(handle.db);
     app.decorate('db', handle.db);
     app.decorate('dbDescription', handle.description);
   },
