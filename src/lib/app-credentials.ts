@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
+import { bytesToUuid, uuidToBytes } from './uuid-bytes.js';
 
 const CLIENT_ID_PREFIX = 'cid_';
 const SECRET_PREFIX = 'pcs_';
@@ -19,15 +20,6 @@ const TOKEN_PREFIX = 'v3at_';
 const TOKEN_BODY_BYTES = 16 + 4 + 32;
 const TOKEN_MAC_BYTES = 16;
 const TOKEN_LENGTH = TOKEN_PREFIX.length + Math.ceil(((TOKEN_BODY_BYTES + TOKEN_MAC_BYTES) * 4) / 3);
-
-function uuidToBytes(uuid: string): Buffer {
-  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
-}
-
-function bytesToUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 export function clientIdFor(appId: string): string {
   return CLIENT_ID_PREFIX + uuidToBytes(appId).toString('base64url');

@@ -14,6 +14,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
+import { bytesToUuid, uuidToBytes } from './uuid-bytes.js';
 
 const PREFIX = 'rt_';
 const ID_BYTES = 16;
@@ -21,7 +22,6 @@ const RANDOM_BYTES = 32;
 const MAC_BYTES = 16;
 const BODY_BYTES = ID_BYTES * 2 + RANDOM_BYTES;
 const TOKEN_LENGTH = PREFIX.length + Math.ceil(((BODY_BYTES + MAC_BYTES) * 4) / 3);
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ParsedRefreshToken {
   userId: string;
@@ -32,16 +32,6 @@ export interface ParsedRefreshToken {
 
 export interface IssuedRefreshToken extends ParsedRefreshToken {
   token: string;
-}
-
-function uuidToBytes(uuid: string): Buffer {
-  if (!UUID_PATTERN.test(uuid)) throw new TypeError('expected a lower-case UUID');
-  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
-}
-
-function bytesToUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export function createRefreshTokenCodec(serverKey: Buffer) {

@@ -4,6 +4,7 @@
  * app-token-scripts.ts; the contract and threat model in app-token-store.ts.
  */
 import type { Redis } from 'ioredis';
+import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
 import type { AppTokenStore, IssueResult } from './app-token-store.js';
 import {
@@ -14,16 +15,6 @@ import {
   ISSUE_SCRIPT,
   REVOKE_ALL_SCRIPT,
 } from './app-token-scripts.js';
-
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
-
-/** defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover). */
-function defineScript(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
-  client.defineCommand(name, { lua, numberOfKeys });
-  const command = (client as unknown as Record<string, ScriptCall>)[name];
-  if (!command) throw new Error(`ioredis did not define ${name}`);
-  return command.bind(client);
-}
 
 function parseIssueReply(appId: string, reply: unknown): IssueResult {
   const [kind, record, appCode] = reply as [string, string | undefined, string | undefined];

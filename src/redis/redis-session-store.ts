@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { UserRole } from '../db/schema.js';
+import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
 import type { RevocationReason, RotateResult, SessionInfo, SessionStatus, SessionStore } from './session-store.js';
 import {
@@ -20,16 +21,6 @@ import {
   ROTATE_SCRIPT,
   UPDATE_PROFILE_SCRIPT,
 } from './session-scripts.js';
-
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
-
-/** defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover). */
-function defineScript(client: Redis, name: string, lua: string, numberOfKeys: number): ScriptCall {
-  client.defineCommand(name, { lua, numberOfKeys });
-  const command = (client as unknown as Record<string, ScriptCall>)[name];
-  if (!command) throw new Error(`ioredis did not define ${name}`);
-  return command.bind(client);
-}
 
 function toInfo(sessionId: string, values: readonly (string | null)[]): SessionInfo | null {
   const [uid, role, em, nm, st, rr, ca, lu, ea, rea, ip, ua] = values;

@@ -3,13 +3,14 @@
  * prefix, cheap argon2 parameters, and teardown registered on the test.
  */
 import type { FastifyInstance } from 'fastify';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type AppOverrides, buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createTestDatabase } from './database.js';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { deleteKeysWithPrefix, TEST_REDIS_URL } from './redis.js';
 
 export interface TestContext {
   teardown(fn: () => unknown): void;
@@ -29,15 +30,6 @@ export interface TestAppOptions extends AppOverrides {
   embedded?: boolean;
 }
 
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
@@ -52,7 +44,7 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
 
 export async function buildTestApp(t: TestContext, options: TestAppOptions = {}): Promise<TestApp> {
   const { env = {}, embedded = false, ...overrides } = options;
-  const prefix = `t:${randomUUID().replaceAll("-", "").slice(0, 20)}:`;
+  const prefix = uniquePrefix();
   const database = embedded ? undefined : await createTestDatabase();
   const databaseUrl = database?.url;
   const config = loadConfig(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { commandsSentBy as commandsSentByClient, deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import type { Test } from 'tap';
 import { encodeTokenRecord } from '../../src/redis/app-token-scripts.js';
 import { createKeys } from '../../src/redis/keys.js';
@@ -8,48 +9,22 @@ import type { Keys } from '../../src/redis/keys.js';
 import { createRedisAppTokenStore } from '../../src/redis/redis-app-token-store.js';
 import { appTokenStoreContract, digest, issueInput, newSnapshot } from './app-token-store.contract.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
 t.teardown(() => client.quit());
-
-/** Deletes one test prefix's keys; SCAN, never KEYS. */
-async function dropPrefix(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (found.length > 0) await client.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const commandsSentBy = (action: () => Promise<unknown>) => commandsSentByClient(client, action);
 
 /** A store under a fresh random prefix, dropped when the subtest ends (even if it failed). */
 function isolatedStore(t: Test, redis: Redis = client): { keys: Keys; store: ReturnType<typeof createRedisAppTokenStore> } {
-  const prefix = `test:${randomUUID()}:`;
-  t.teardown(() => dropPrefix(prefix));
+  const prefix = uniquePrefix();
+  t.teardown(() => deleteKeysWithPrefix(client, prefix));
   const keys = createKeys(prefix);
   return { keys, store: createRedisAppTokenStore({ client: redis, keys }) };
 }
 
-/** Names of the commands the client sends while `action` runs. */
-async function commandsSentBy(action: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const original = client.sendCommand;
-  client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
-    sent.push(args[0].name);
-    return original.apply(this, args);
-  };
-  try {
-    await action();
-  } finally {
-    client.sendCommand = original;
-  }
-  return sent;
-}
-
 t.test('contract', async (t) => {
   appTokenStoreContract(t, async () => {
-    const prefix = `test:${randomUUID()}:`;
-    return { store: createRedisAppTokenStore({ client, keys: createKeys(prefix) }), cleanup: () => dropPrefix(prefix) };
+    const prefix = uniquePrefix();
+    return { store: createRedisAppTokenStore({ client, keys: createKeys(prefix) }), cleanup: () => deleteKeysWithPrefix(client, prefix) };
   });
 });
 
@@ -149,8 +124,8 @@ t.test('memory per token: record key plus its share of the index stays under 0.5
 
 t.test('concurrent issues from separate connections all land', async (t) => {
   const prefix = `test:${randomUUID()}:`;
-  t.teardown(() => dropPrefix(prefix));
-  const clients = Array.from({ length: 4 }, () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
+  t.teardown(() => deleteKeysWithPrefix(client, prefix));
+  const clients = Array.from({ length: 4 }, () => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
   t.teardown(() => Promise.all(clients.map((c) => c.quit())));
   const stores = clients.map((c) => createRedisAppTokenStore({ client: c, keys: createKeys(prefix) }));
   const app = newSnapshot();

@@ -1,54 +1,29 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { commandsSentBy as commandsSentByClient, deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import type { Test } from 'tap';
 import { createKeys } from '../../src/redis/keys.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { createRedisSessionStore } from '../../src/redis/redis-session-store.js';
 import { digest, newSession, rotateInput, sessionStoreContract } from './session-store.contract.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
 t.teardown(() => client.quit());
-
-/** Deletes one test prefix's keys; SCAN, never KEYS. */
-async function dropPrefix(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (found.length > 0) await client.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const commandsSentBy = (action: () => Promise<unknown>) => commandsSentByClient(client, action);
 
 /** A store under a fresh random prefix, dropped when the subtest ends (even if it failed). */
 function isolatedStore(t: Test, redis: Redis = client): { keys: Keys; store: ReturnType<typeof createRedisSessionStore> } {
-  const prefix = `test:${randomUUID()}:`;
-  t.teardown(() => dropPrefix(prefix));
+  const prefix = uniquePrefix();
+  t.teardown(() => deleteKeysWithPrefix(client, prefix));
   const keys = createKeys(prefix);
   return { keys, store: createRedisSessionStore({ client: redis, keys }) };
 }
 
-/** Names of the commands the client sends while `action` runs. */
-async function commandsSentBy(action: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = [];
-  const original = client.sendCommand;
-  client.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
-    sent.push(args[0].name);
-    return original.apply(this, args);
-  };
-  try {
-    await action();
-  } finally {
-    client.sendCommand = original;
-  }
-  return sent;
-}
-
 t.test('contract', async (t) => {
   sessionStoreContract(t, async () => {
-    const prefix = `test:${randomUUID()}:`;
-    return { store: createRedisSessionStore({ client, keys: createKeys(prefix) }), cleanup: () => dropPrefix(prefix) };
+    const prefix = uniquePrefix();
+    return { store: createRedisSessionStore({ client, keys: createKeys(prefix) }), cleanup: () => deleteKeysWithPrefix(client, prefix) };
   });
 });
 
@@ -161,8 +136,8 @@ t.test('memory per realistic session: under 1 KiB when hashes of 256-byte values
 
 t.test('concurrent rotations from separate connections fork nothing', async (t) => {
   const prefix = `test:${randomUUID()}:`;
-  t.teardown(() => dropPrefix(prefix));
-  const clients = Array.from({ length: 4 }, () => new Redis(REDIS_URL, { maxRetriesPerRequest: 1 }));
+  t.teardown(() => deleteKeysWithPrefix(client, prefix));
+  const clients = Array.from({ length: 4 }, () => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
   t.teardown(() => Promise.all(clients.map((c) => c.quit())));
   const stores = clients.map((c) => createRedisSessionStore({ client: c, keys: createKeys(prefix) }));
   const s = newSession();
