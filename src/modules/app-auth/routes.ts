@@ -63,8 +63,8 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
     schema: { tags, security, body: RevokeBodySchema, response: { 200: Envelope(RevokeDataSchema), ...v3Errors(400, 401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
-    const revoked = await tokens.revoke(auth, request.body?.reason, actorOf(request));
-    return success(request, { revoked, token_id: auth.tokenId, updated: formatV3Datetime(Date.now()) });
+    const { revoked, at } = await tokens.revoke(auth, request.body?.reason, actorOf(request));
+    return success(request, { revoked, token_id: auth.tokenId, updated: formatV3Datetime(at) });
   });
 
   app.get(ROUTES.me, {

@@ -161,7 +161,7 @@ export function createAppTokenService(deps: {
       return evaluateAppToken(parsed, found.token, app, clock.now());
     },
 
-    async revoke(auth: AppAuth, reason: string | undefined, context: RequestContext): Promise<boolean> {
+    async revoke(auth: AppAuth, reason: string | undefined, context: RequestContext): Promise<{ revoked: boolean; at: number }> {
       const revoked = await store.revoke(auth.appId, auth.tokenHash);
       audit.record({
         appId: auth.appId,
@@ -171,7 +171,7 @@ export function createAppTokenService(deps: {
         requestId: context.requestId,
         details: { token_id: auth.tokenId, ...(reason ? { reason } : {}) },
       });
-      return revoked;
+      return { revoked, at: clock.now() };
     },
   };
 }
