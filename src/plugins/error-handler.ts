@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, type ErrorCode, type FieldProblem, isAppError } from '../errors.js';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, isDependencyUnavailable } from '../lib/dependency-errors.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
@@ -39,6 +40,9 @@ export function toAppError(error: unknown): AppError {
   }
   const mapped = fastifyError?.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return new AppError(mapped, { cause: error });
+  if (isDependencyUnavailable(error)) {
+    return new AppError('SERVICE_UNAVAILABLE', { headers: { 'retry-after': String(DEPENDENCY_RETRY_AFTER_SECONDS) }, cause: error });
+  }
   const status = fastifyError?.statusCode;
   if (status === 429) return new AppError('RATE_LIMITED', { cause: error });
   if (status && status >= 400 && status < 500) return new AppError('VALIDATION_ERROR', { message: fastifyError.message, cause: error });
@@ -48,7 +52,8 @@ export function toAppError(error: unknown): AppError {
 /** Logs a failure at the level it deserves and applies its headers; returns the AppError to render. */
 export function prepareErrorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): AppError {
   const appError = toAppError(error);
-  if (appError.statusCode >= 500) request.log.error({ err: appError.cause ?? error }, 'request failed');
+  if (appError.code === 'SERVICE_UNAVAILABLE') request.log.warn({ err: appError.cause ?? error }, 'dependency unavailable');
+  else if (appError.statusCode >= 500) request.log.error({ err: appError.cause ?? error }, 'request failed');
   else request.log.info({ code: appError.code, statusCode: appError.statusCode }, 'request rejected');
   if (appError.headers) reply.headers(appError.headers);
   reply.code(appError.statusCode);

@@ -1,0 +1,36 @@
+/**
+ * Recognises failures of our dependencies being unreachable (as opposed to bugs), so they answer
+ * 503 with Retry-After instead of 500: Redis down, in a blackhole (command timeout) or refusing
+ * connections; Postgres refusing, dropping or timing out connections. Errors Redis or Postgres
+ * answer about a query itself (wrong type, constraint violations, syntax) are not in this set.
+ */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const POSTGRES_CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
+const REDIS_UNAVAILABLE_MESSAGES = [
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Command timed out',
+  'Connection is closed.',
+];
+
+function* causes(error: unknown): Generator<Record<string, unknown>> {
+  let current = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    yield current as Record<string, unknown>;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
+export function isDependencyUnavailable(error: unknown): boolean {
+  for (const candidate of causes(error)) {
+    const code = typeof candidate.code === 'string' ? candidate.code : '';
+    if (NETWORK_CODES.has(code) || POSTGRES_CONNECTION_CODES.has(code)) return true;
+    // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown), 53300 (too many connections).
+    if (/^08...$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+    if (candidate.name === 'MaxRetriesPerRequestError') return true;
+    if (typeof candidate.message === 'string' && REDIS_UNAVAILABLE_MESSAGES.includes(candidate.message)) return true;
+  }
+  return false;
+}
+
+/** Seconds a client should wait before retrying after a 503 for an unreachable dependency. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
