@@ -21,6 +21,7 @@ import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
 import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import routePermissionsPlugin from './plugins/route-permissions.js';
 import sessionsPlugin from './plugins/sessions.js';
 import swaggerPlugin from './plugins/swagger.js';
@@ -80,6 +81,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(swaggerPlugin, { version: SERVICE_VERSION });
   await app.register(dbPlugin, { config, ...(overrides.database ? { database: overrides.database } : {}) });
   await app.register(keyValuePlugin, { config });
+  await app.register(rateLimitPlugin, { config });
   await app.register(sessionsPlugin, { clock });
   await app.register(accessTokenPlugin, { config });
   await app.register(authenticatePlugin, { clock });

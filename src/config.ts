@@ -14,6 +14,8 @@ const Bool = (defaultValue: boolean | undefined, description: string) =>
   defaultValue === undefined ? Type.Optional(Type.Boolean({ description })) : Type.Boolean({ default: defaultValue, description });
 const Int = (defaultValue: number, minimum: number, maximum: number, description: string) =>
   Type.Integer({ default: defaultValue, minimum, maximum, description });
+const RateLimit = (defaultValue: string, description: string) =>
+  Type.String({ pattern: '^\\d{1,9}/\\d{1,9}[smhd]?$', default: defaultValue, description: `${description} Format: requests/window, e.g. 10/1m.` });
 
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Enum(['development', 'test', 'production'], {
@@ -71,6 +73,23 @@ export const ConfigSchema = Type.Object({
   APP_TOKEN_TTL: Int(3600, 60, 86400, 'Lifetime of API V3 app access tokens, in seconds (expires_in).'),
   APP_SECRET_GRACE_HOURS: Int(24, 0, 8760, 'Default hours an app\'s previous secret keeps working after a rotation.'),
   AUDIT_FLUSH_INTERVAL_MS: Int(1000, 10, 60000, 'How often buffered audit events are written to Postgres (also when 500 are waiting).'),
+  RATE_LIMIT_DEFAULT: RateLimit('600/1m', 'Requests per client IP and window on every route without a stricter limit.'),
+  RATE_LIMIT_LOGIN: RateLimit('10/1m', 'Per IP on /api/auth/login, /register and /bootstrap.'),
+  RATE_LIMIT_REFRESH: RateLimit('60/1m', 'Per IP on /api/auth/refresh.'),
+  RATE_LIMIT_TOKEN: RateLimit('120/1m', 'Per IP on /api/v3/auth/token.'),
+  RATE_LIMIT_ALLOWLIST: Type.String({
+    default: '',
+    description: 'Comma-separated IPs, CIDRs or app client_ids exempt from rate limits (load-testing harnesses).',
+  }),
+  LOGIN_THROTTLE_AFTER: Int(5, 1, 1000, 'Failed logins for one account from one IP before that pair is slowed down.'),
+  LOGIN_THROTTLE_MAX_SECONDS: Int(900, 1, 86400, 'Longest delay imposed on one account and IP; it doubles with each further failure.'),
+  LOGIN_LOCK_AFTER: Int(100, 1, 100000, 'Consecutive failed logins for one account (any IP) before it is locked for a while (NIST: at most 100).'),
+  LOGIN_LOCK_SECONDS: Int(900, 1, 86400, 'How long an account stays locked after LOGIN_LOCK_AFTER failures.'),
+  LOGIN_FAILURE_WINDOW: Duration('1h', 'Failure counters are forgotten after this long without a new failure.'),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    description: 'Comma-separated browser origins allowed to call the API with credentials (e.g. https://app.example.com).',
+  }),
   TRUST_PROXY: Type.String({
     default: '',
     description: 'Peers whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or "true". Empty: none.',
@@ -84,8 +103,23 @@ const DEVELOPMENT_PEPPER = 'portcullis-development-pepper-not-for-production';
 export interface Config
   extends Omit<
     ConfigInput,
-    'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'COOKIE_SECURE' | 'ADMIN_EMAIL_ALLOWLIST' | 'JWT_SECRET' | 'APP_SECRET_PEPPER' | 'SEED_REFERENCE_DATA'
+    | 'JWT_ACCESS_TTL'
+    | 'JWT_REFRESH_TTL'
+    | 'SESSION_ABSOLUTE_TTL'
+    | 'COOKIE_SECURE'
+    | 'ADMIN_EMAIL_ALLOWLIST'
+    | 'JWT_SECRET'
+    | 'APP_SECRET_PEPPER'
+    | 'SEED_REFERENCE_DATA'
+    | 'LOGIN_FAILURE_WINDOW'
+    | 'RATE_LIMIT_ALLOWLIST'
+    | 'CORS_ORIGINS'
   > {
+  LOGIN_FAILURE_WINDOW: number;
+  RATE_LIMIT_ALLOWLIST: string[];
+  CORS_ORIGINS: string[];
+  /** RATE_LIMIT_* parsed: requests per window (milliseconds). */
+  rateLimits: Record<'default' | 'login' | 'refresh' | 'token', RateLimitRule>;
   SEED_REFERENCE_DATA: boolean;
   JWT_SECRET: string;
   APP_SECRET_PEPPER: string;
@@ -100,6 +134,17 @@ export interface Config
   /** True when APP_SECRET_PEPPER is the public development default. */
   appSecretPepperIsDefault: boolean;
 }
+
+export interface RateLimitRule {
+  max: number;
+  timeWindow: number;
+}
+
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -131,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
   const input = converted as ConfigInput;
   const isProduction = input.NODE_ENV === 'production';
-  const seconds = (key: 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL') => {
+  const seconds = (key: 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'LOGIN_FAILURE_WINDOW') => {
     const value = parseDurationSeconds(input[key]) ?? 0;
     if (value < 1) problems.push(`${key}: must be at least one second`);
     return value;
@@ -139,6 +184,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const accessTtl = seconds('JWT_ACCESS_TTL');
   const refreshTtl = seconds('JWT_REFRESH_TTL');
   const absoluteTtl = seconds('SESSION_ABSOLUTE_TTL');
+  const failureWindow = seconds('LOGIN_FAILURE_WINDOW');
+  const rule = (key: 'RATE_LIMIT_DEFAULT' | 'RATE_LIMIT_LOGIN' | 'RATE_LIMIT_REFRESH' | 'RATE_LIMIT_TOKEN'): RateLimitRule => {
+    const [max, window] = input[key].split('/') as [string, string];
+    const windowSeconds = parseDurationSeconds(window) ?? 0;
+    if (Number(max) < 1 || windowSeconds < 1) problems.push(`${key}: needs at least 1 request per window of at least 1s`);
+    return { max: Number(max), timeWindow: windowSeconds * 1000 };
+  };
+  const rateLimits = {
+    default: rule('RATE_LIMIT_DEFAULT'),
+    login: rule('RATE_LIMIT_LOGIN'),
+    refresh: rule('RATE_LIMIT_REFRESH'),
+    token: rule('RATE_LIMIT_TOKEN'),
+  };
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -153,11 +211,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     SESSION_ABSOLUTE_TTL: absoluteTtl,
     COOKIE_SECURE: input.COOKIE_SECURE ?? isProduction,
     SEED_REFERENCE_DATA: input.SEED_REFERENCE_DATA ?? !isProduction,
-    ADMIN_EMAIL_ALLOWLIST: new Set(
-      input.ADMIN_EMAIL_ALLOWLIST.split(',')
-        .map((email) => email.trim().toLowerCase())
-        .filter(Boolean),
-    ),
+    LOGIN_FAILURE_WINDOW: failureWindow,
+    RATE_LIMIT_ALLOWLIST: list(input.RATE_LIMIT_ALLOWLIST),
+    CORS_ORIGINS: list(input.CORS_ORIGINS),
+    rateLimits,
+    ADMIN_EMAIL_ALLOWLIST: new Set(list(input.ADMIN_EMAIL_ALLOWLIST).map((email) => email.toLowerCase())),
     isProduction,
   };
 }

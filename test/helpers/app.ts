@@ -38,6 +38,12 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     APP_SECRET_PEPPER: randomBytes(32).toString('base64url'),
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
+    // Test files log in hundreds of times from one address; rate-limit tests set their own limits.
+    RATE_LIMIT_DEFAULT: '100000/1m',
+    RATE_LIMIT_LOGIN: '100000/1m',
+    RATE_LIMIT_REFRESH: '100000/1m',
+    RATE_LIMIT_TOKEN: '100000/1m',
+    LOGIN_THROTTLE_AFTER: '1000',
     ...extra,
   };
 }

@@ -12,7 +12,10 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   let blocked = false;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
-    if (blocked) return client.destroy();
+    if (blocked) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(target.port, target.host);
     for (const socket of [client, upstream]) {
       sockets.add(socket);

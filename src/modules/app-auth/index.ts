@@ -22,7 +22,7 @@ export default async function appAuthModule(app: FastifyInstance, options: { con
       useV3Envelope(v3);
       v3.decorateRequest('v3Principal', null);
       await v3.register(formBody, { bodyLimit: config.BODY_LIMIT_BYTES });
-      await v3.register(appAuthRoutes, { tokens: services.tokens, apps: services.apps, guard });
+      await v3.register(appAuthRoutes, { rateLimit: config.rateLimits.token, tokens: services.tokens, apps: services.apps, guard });
       await v3.register(appAdminRoutes, { service: services.admin, apps: services.apps, catalog: services.catalog, auditLogs: services.auditLogs, guard });
     },
     { prefix: '/api/v3/auth' },

@@ -11,6 +11,7 @@ import {
   TokenBodySchema,
   TokenDataSchema,
 } from './schemas.js';
+import type { RateLimitRule } from '../../config.js';
 import type { AppRepository } from './app-repository.js';
 import { presentPermission } from './presenters.js';
 import { formatV3Datetime, type AppTokenService } from './token-service.js';
@@ -27,6 +28,7 @@ const tags = ['api-v3'];
 const security = [{ bearerAuth: [] }];
 
 export interface AppAuthRouteOptions {
+  rateLimit: RateLimitRule;
   tokens: AppTokenService;
   apps: AppRepository;
   guard: ReturnType<typeof createV3Guard>;
@@ -35,8 +37,10 @@ export interface AppAuthRouteOptions {
 const organizationRefs = (orgs: { id: string; code: string; isDefault: boolean }[]) =>
   orgs.map((org) => ({ organization_id: org.id, organization_code: org.code, is_default: org.isDefault }));
 
-const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app, { tokens, apps, guard }) => {
+const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app, { rateLimit, tokens, apps, guard }) => {
   app.post(ROUTES.token, {
+    // preHandler, so the allowlist can see the body's client_id.
+    config: { rateLimit: { ...rateLimit, hook: 'preHandler' } },
     schema: {
       tags,
       description: 'Client credentials -> opaque access token. JSON or application/x-www-form-urlencoded.',

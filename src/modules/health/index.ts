@@ -9,9 +9,9 @@ const HealthSchema = Type.Object({
 });
 
 const healthModule: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/health/live', { schema: { tags: ['health'], response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
+  app.get('/health/live', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
 
-  app.get('/health/ready', { schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
+  app.get('/health/ready', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
     const [database, store] = await Promise.all([
       app.db.execute(sql`select 1`).then(() => 'ok' as const, () => 'down' as const),
       app.kv.kind === 'memory' ? ('ok' as const) : app.kv.client.ping().then(() => 'ok' as const, () => 'down' as const),

@@ -42,7 +42,10 @@ export interface UserAuthRouteOptions {
 }
 
 const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (app, { config, service, cookie }) => {
+  const loginLimit = { rateLimit: config.rateLimits.login };
+
   app.post(ROUTES.register, {
+    config: loginLimit,
     schema: { tags, body: RegisterBodySchema, response: { 201: AuthResponseSchema, ...errorResponses(400, 403, 409, 413, 415) } },
   }, async (request, reply) => {
     const { accessToken, refreshToken, refreshMaxAge, user } = await service.register(request.body, clientOf(request));
@@ -51,6 +54,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.post(ROUTES.login, {
+    config: loginLimit,
     schema: { tags, body: LoginBodySchema, response: { 200: AuthResponseSchema, ...errorResponses(400, 401, 403, 413, 415) } },
   }, async (request, reply) => {
     const { accessToken, refreshToken, refreshMaxAge, user } = await service.login(request.body, clientOf(request));
@@ -60,6 +64,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
 
   for (const url of [ROUTES.refresh, ROUTES.refreshAlias]) {
     app.post(url, {
+      config: { rateLimit: config.rateLimits.refresh },
       schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403) } },
     }, async (request, reply) => {
       try {
@@ -116,6 +121,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
 
   if (!config.isProduction || config.ALLOW_BOOTSTRAP) {
     app.post(ROUTES.bootstrap, {
+      config: loginLimit,
       schema: { tags, description: 'Creates the first admin; 409 once any admin exists.', body: BootstrapBodySchema, response: { 201: MessageResponseSchema, ...errorResponses(400, 409, 413, 415) } },
     }, async (request, reply) => {
       await service.bootstrap(request.body);

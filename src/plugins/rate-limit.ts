@@ -1,0 +1,51 @@
+/**
+ * Request rate limits (@fastify/rate-limit), counted in Redis so every instance shares them (the
+ * in-process store when running embedded). A default limit per client IP on every route, stricter
+ * ones on the credential endpoints through route config (`rateLimits` from config). Exempt: the
+ * health routes, and clients on RATE_LIMIT_ALLOWLIST (IPs, CIDRs, or app client_ids on the token
+ * endpoint). A limit that cannot be checked because Redis is down fails closed (503), never open.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { BlockList, isIP } from 'node:net';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+
+function allowlistMatcher(entries: string[]) {
+  const addresses = new BlockList();
+  const clientIds = new Set<string>();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0) clientIds.add(entry);
+    else if (bits === undefined) addresses.addAddress(address!, family === 6 ? 'ipv6' : 'ipv4');
+    else addresses.addSubnet(address!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return (request: FastifyRequest): boolean => {
+    const family = isIP(request.ip);
+    if (family !== 0 && addresses.check(request.ip, family === 6 ? 'ipv6' : 'ipv4')) return true;
+    const clientId = (request.body as { client_id?: unknown } | undefined)?.client_id;
+    return typeof clientId === 'string' && clientIds.has(clientId);
+  };
+}
+
+export default fp(
+  async function rateLimitPlugin(app: FastifyInstance, options: { config: Config }) {
+    const { config } = options;
+    const isAllowed = allowlistMatcher(config.RATE_LIMIT_ALLOWLIST);
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimits.default.max,
+      timeWindow: config.rateLimits.default.timeWindow,
+      ...(app.kv.kind === 'redis' ? { redis: app.kv.client } : {}),
+      nameSpace: `${config.REDIS_KEY_PREFIX}rl:`,
+      skipOnError: false,
+      keyGenerator: (request) => request.ip,
+      allowList: (request) => isAllowed(request),
+      errorResponseBuilder: (_request, context) =>
+        new AppError('RATE_LIMITED', { headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) } }),
+    });
+  },
+  { name: 'rate-limit', dependencies: ['key-value'] },
+);
