@@ -19,6 +19,7 @@ import appTokensPlugin from './plugins/app-tokens.js';
 import auditPlugin from './plugins/audit.js';
 import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
+import failureThrottlePlugin from './plugins/failure-throttle.js';
 import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -86,6 +87,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(accessTokenPlugin, { config });
   await app.register(authenticatePlugin, { clock });
   await app.register(appTokensPlugin, { clock });
+  await app.register(failureThrottlePlugin);
   await app.register(auditPlugin, { config, clock });
   await app.register(routePermissionsPlugin);
 

@@ -16,6 +16,14 @@ export function createKeys(prefix: string) {
     appToken: (appId: string, tokenHash: string) => `${prefix}{a:${appId}}:tok:${tokenHash}`,
     /** Sorted set: the app's live token digests, scored by expiry (epoch ms). */
     appTokens: (appId: string) => `${prefix}{a:${appId}}:tokens`,
+    /** Counter: failed logins for one account (subject = digest of the email), any IP. */
+    loginFailures: (subject: string) => `${prefix}{lf:${subject}}:all`,
+    /** Counter: failed logins for one account from one IP (digest). */
+    loginFailuresFrom: (subject: string, ip: string) => `${prefix}{lf:${subject}}:ip:${ip}`,
+    /** Counter: failed client-credential checks for one app, any IP. */
+    clientFailures: (appId: string) => `${prefix}{a:${appId}}:cf:all`,
+    /** Counter: failed client-credential checks for one app from one IP (digest). */
+    clientFailuresFrom: (appId: string, ip: string) => `${prefix}{a:${appId}}:cf:ip:${ip}`,
   };
 }
 

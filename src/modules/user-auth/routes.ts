@@ -55,7 +55,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
 
   app.post(ROUTES.login, {
     config: loginLimit,
-    schema: { tags, body: LoginBodySchema, response: { 200: AuthResponseSchema, ...errorResponses(400, 401, 403, 413, 415) } },
+    schema: { tags, body: LoginBodySchema, response: { 200: AuthResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429) } },
   }, async (request, reply) => {
     const { accessToken, refreshToken, refreshMaxAge, user } = await service.login(request.body, clientOf(request));
     cookie.set(reply, refreshToken, refreshMaxAge);

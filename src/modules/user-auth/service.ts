@@ -18,6 +18,8 @@ import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
 import type { AccessTokenSigner } from '../../plugins/access-token.js';
 import type { UserAuth } from '../../plugins/authenticate.js';
 import type { RotateResult, SessionStore } from '../../redis/session-store.js';
+import type { AuditLog } from '../../db/audit-writer.js';
+import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
 import type { UserRepository } from './user-repository.js';
 
@@ -35,6 +37,8 @@ export interface IssuedTokens {
 
 export interface UserAuthServiceDeps {
   config: Config;
+  throttle: CredentialThrottle;
+  audit: AuditLog;
   clock: Clock;
   users: UserRepository;
   sessions: SessionStore;
@@ -52,6 +56,8 @@ export const toPublicUser = (user: Pick<UserRow, 'id' | 'email' | 'name' | 'role
   role: user.role,
 });
 
+const throttled = (retryAfterSeconds: number) => new AppError('LOGIN_THROTTLED', { headers: { 'retry-after': String(retryAfterSeconds) } });
+
 const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replayed'>, () => AppError> = {
   reused: () => new AppError('REFRESH_TOKEN_REUSED'),
   not_found: () => new AppError('SESSION_EXPIRED'),
@@ -62,7 +68,7 @@ const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replay
 };
 
 export function createUserAuthService(deps: UserAuthServiceDeps) {
-  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens } = deps;
+  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, audit } = deps;
   const ms = (seconds: number) => seconds * 1000;
 
   /** Creates the session in the store and mints its first pair of tokens. */
@@ -114,9 +120,29 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
     },
 
     async login(input: LoginBody, client: ClientInfo): Promise<IssuedTokens & { user: PublicUser }> {
-      const user = await users.findByEmail(normalizeEmail(input.email));
+      const email = normalizeEmail(input.email);
+      // Unknown emails are throttled exactly like real ones: the lock reveals nothing either.
+      const subject = digestForKey(email);
+      const from = digestForKey(client.ip);
+      const gate = await throttle.check(subject, from);
+      if (gate.locked) throw throttled(gate.retryAfterSeconds);
+
+      const user = await users.findByEmail(email);
       const result = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyAgainstDummy(input.password);
-      if (!user || !result.ok) throw new AppError('INVALID_CREDENTIALS');
+      if (!user || !result.ok) {
+        const after = await throttle.failed(subject, from);
+        if (after.locked) {
+          audit.record({
+            appId: null,
+            eventType: 'login.locked',
+            actor: 'system',
+            ip: client.ip,
+            details: { scope: after.scope, user_id: user?.id ?? null, retry_after_seconds: after.retryAfterSeconds },
+          });
+        }
+        throw new AppError('INVALID_CREDENTIALS');
+      }
+      await throttle.succeeded(subject, from);
       if (user.disabled) throw new AppError('ACCOUNT_DISABLED');
       const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
       // As in register: the login stamp (and any re-hash) commits only if the session was created.

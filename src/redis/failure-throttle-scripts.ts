@@ -1,0 +1,42 @@
+/**
+ * Each counter is a hash {n: failures, u: locked until (epoch ms)}; it lives windowMs after its
+ * last failure (longer while locked), so the count survives a lock and the next lock can double.
+ *
+ * RECORD_FAILURE: KEYS: the counters. ARGV[1]: now; then 5 values per key: lockAfter, lockMs,
+ * maxLockMs, doubling (1/0), windowMs. Returns {count, lockedForMs} per key.
+ */
+export const RECORD_FAILURE_SCRIPT = `
+local now = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local base = 1 + (i - 1) * 5
+  local lockAfter = tonumber(ARGV[base + 1])
+  local lockMs = tonumber(ARGV[base + 2])
+  local maxLockMs = tonumber(ARGV[base + 3])
+  local doubling = ARGV[base + 4] == '1'
+  local windowMs = tonumber(ARGV[base + 5])
+  local count = redis.call('HINCRBY', key, 'n', 1)
+  local lock = 0
+  if count >= lockAfter then
+    local factor = 1
+    if doubling then factor = 2 ^ math.min(count - lockAfter, 30) end
+    lock = math.min(lockMs * factor, maxLockMs)
+    redis.call('HSET', key, 'u', string.format('%.0f', now + lock))
+  end
+  redis.call('PEXPIRE', key, string.format('%.0f', math.max(windowMs, lock)))
+  table.insert(out, {count, lock})
+end
+return out`;
+
+/** KEYS: the counters. ARGV[1]: now. Returns {count, lockedForMs} per key (0, 0 when missing). */
+export const READ_SCRIPT = `
+local now = tonumber(ARGV[1])
+local out = {}
+for _, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'n', 'u')
+  local count = tonumber(f[1] or '0')
+  local remaining = tonumber(f[2] or '0') - now
+  if remaining < 0 then remaining = 0 end
+  table.insert(out, {count, remaining})
+end
+return out`;

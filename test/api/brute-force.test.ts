@@ -1,0 +1,92 @@
+/**
+ * Brute force on accounts: the attacker's address is slowed down while the owner from another
+ * address still logs in; a high account-wide ceiling locks the account for a while; counters are
+ * shared by instances on the same Redis; every lock is recorded.
+ */
+import t from 'tap';
+import postgres from 'postgres';
+import { buildApp } from '../../src/app.js';
+import { createManualClock } from '../../src/lib/clock.js';
+import { buildTestApp } from '../helpers/app.js';
+import { registerUser } from '../helpers/factories.js';
+
+type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
+const attempt = (app: App, email: string, password: string, remoteAddress: string) =>
+  app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password }, remoteAddress });
+
+t.test('the attacking address is throttled; the owner elsewhere is not', async (t) => {
+  const { app, databaseUrl } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '3' } });
+  const owner = await registerUser(app);
+  for (let i = 0; i < 3; i++) t.equal((await attempt(app, owner.email, 'not the password', '203.0.113.9')).statusCode, 401);
+  const throttled = await attempt(app, owner.email, owner.password, '203.0.113.9');
+  t.equal(throttled.statusCode, 429, 'even the right password is refused from the throttled address');
+  t.equal(throttled.json().code, 'LOGIN_THROTTLED');
+  t.equal(throttled.headers['retry-after'], '1', 'the first lock is short');
+  t.equal((await attempt(app, owner.email, owner.password, '198.51.100.4')).statusCode, 200, 'the owner from elsewhere logs in');
+
+  await app.audit.flush();
+  const sql = postgres(databaseUrl!, { max: 1 });
+  t.teardown(() => sql.end());
+  const [event] = await sql`select actor, ip, details from audit_logs where event_type = 'login.locked'`;
+  t.match(event, { actor: 'system', ip: '203.0.113.9', details: { scope: 'pair', user_id: owner.id } }, 'the lock is recorded');
+});
+
+t.test('unknown emails are throttled the same way (no enumeration through locks)', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '2' } });
+  for (let i = 0; i < 2; i++) t.equal((await attempt(app, 'nobody@example.test', 'guess', '203.0.113.9')).statusCode, 401);
+  t.equal((await attempt(app, 'nobody@example.test', 'guess', '203.0.113.9')).json().code, 'LOGIN_THROTTLED');
+});
+
+t.test('a success resets the count of consecutive failures', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '3' } });
+  const owner = await registerUser(app);
+  const ip = '203.0.113.10';
+  for (let i = 0; i < 2; i++) await attempt(app, owner.email, 'wrong', ip);
+  t.equal((await attempt(app, owner.email, owner.password, ip)).statusCode, 200);
+  for (let i = 0; i < 2; i++) t.equal((await attempt(app, owner.email, 'wrong', ip)).statusCode, 401);
+  t.equal((await attempt(app, owner.email, owner.password, ip)).statusCode, 200, 'not locked: the count restarted');
+});
+
+t.test('the account-wide ceiling locks the account from every address', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '100', LOGIN_LOCK_AFTER: '5', LOGIN_LOCK_SECONDS: '600' } });
+  const owner = await registerUser(app);
+  for (let i = 0; i < 5; i++) t.equal((await attempt(app, owner.email, 'wrong', `203.0.113.${20 + i}`)).statusCode, 401);
+  const locked = await attempt(app, owner.email, owner.password, '198.51.100.7');
+  t.equal(locked.statusCode, 429);
+  t.equal(locked.json().code, 'LOGIN_THROTTLED');
+  t.ok(Number(locked.headers['retry-after']) > 590, 'for LOGIN_LOCK_SECONDS');
+  const other = await registerUser(app);
+  t.equal((await attempt(app, other.email, other.password, '198.51.100.7')).statusCode, 200, 'other accounts are unaffected');
+});
+
+t.test('counters are shared by instances on the same Redis', async (t) => {
+  const { app, config } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '2' } });
+  const second = await buildApp(config);
+  t.teardown(() => second.close());
+  const owner = await registerUser(app);
+  await attempt(app, owner.email, 'wrong', '203.0.113.30');
+  await attempt(second, owner.email, 'wrong', '203.0.113.30');
+  t.equal((await attempt(app, owner.email, owner.password, '203.0.113.30')).json().code, 'LOGIN_THROTTLED');
+  t.equal((await attempt(second, owner.email, owner.password, '203.0.113.30')).json().code, 'LOGIN_THROTTLED');
+});
+
+t.test('the delay doubles with each failure past the threshold (in-process store, manual clock)', async (t) => {
+  const clock = createManualClock();
+  const { app } = await buildTestApp(t, { embedded: true, clock, env: { LOGIN_THROTTLE_AFTER: '2', LOGIN_THROTTLE_MAX_SECONDS: '4' } });
+  const owner = await registerUser(app);
+  const ip = '203.0.113.40';
+  const retryAfterFailing = async () => {
+    const failed = await attempt(app, owner.email, 'wrong', ip);
+    t.equal(failed.statusCode, 401);
+    const blocked = await attempt(app, owner.email, 'wrong', ip);
+    return blocked.statusCode === 429 ? Number(blocked.headers['retry-after']) : 0;
+  };
+  await attempt(app, owner.email, 'wrong', ip);
+  t.equal(await retryAfterFailing(), 1, '2nd failure: 1 s');
+  clock.advance(1001);
+  t.equal(await retryAfterFailing(), 2, '3rd failure: 2 s');
+  clock.advance(2001);
+  t.equal(await retryAfterFailing(), 4, '4th failure: 4 s');
+  clock.advance(4001);
+  t.equal(await retryAfterFailing(), 4, 'capped at LOGIN_THROTTLE_MAX_SECONDS');
+});
