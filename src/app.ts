@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createValidatorCompiler } from './lib/validation.js';
+import { renderV3Error, V3_PREFIX } from './modules/app-auth/envelope.js';
 import appAuthModule from './modules/app-auth/index.js';
 import healthModule from './modules/health/index.js';
 import userAuthModule from './modules/user-auth/index.js';
@@ -63,7 +64,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Router-level failures (malformed URL encoding, over-long params) get our error shape too.
     frameworkErrors: (error, request, reply) => {
       const appError = prepareErrorReply(error, request, reply);
-      void reply.header('x-request-id', request.id).send(renderErrorBody(appError, request.id) as never);
+      const body = request.url.startsWith(V3_PREFIX) ? renderV3Error(appError, request) : renderErrorBody(appError, request.id);
+      void reply.header('x-request-id', request.id).send(body as never);
     },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -57,10 +57,11 @@ export function createAppCredentialCodec(pepper: Buffer) {
 
     issueToken(appId: string, expiresAtMs: number): ParsedAppToken & { token: string } {
       const expiry = Buffer.alloc(4);
-      expiry.writeUInt32BE(Math.floor(expiresAtMs / 1000));
+      // Rounded up: a token never dies before the expires_in it was issued with.
+      expiry.writeUInt32BE(Math.ceil(expiresAtMs / 1000));
       const body = Buffer.concat([uuidToBytes(appId), expiry, randomBytes(32)]);
       const token = TOKEN_PREFIX + Buffer.concat([body, mac(body)]).toString('base64url');
-      return { token, appId, expiresAt: Math.floor(expiresAtMs / 1000) * 1000, hash: sha256Base64url(token) };
+      return { token, appId, expiresAt: Math.ceil(expiresAtMs / 1000) * 1000, hash: sha256Base64url(token) };
     },
 
     /** null for anything we did not mint. */

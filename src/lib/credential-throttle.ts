@@ -7,7 +7,7 @@
  * credential check, so a throttled attempt costs almost nothing.
  */
 import { createHash } from 'node:crypto';
-import type { FailureThrottleStore, ThrottleRule } from '../redis/failure-throttle-store.js';
+import type { FailureThrottleStore, ThrottleRule, ThrottleState } from '../redis/failure-throttle-store.js';
 import type { Clock } from './clock.js';
 
 export interface CredentialThrottleSettings {
@@ -20,6 +20,8 @@ export interface CredentialThrottleSettings {
 
 export interface ThrottleDecision {
   locked: boolean;
+  /** Failures counted so far (the larger of the two counters). */
+  failures: number;
   /** Seconds until the attempt may be retried (for Retry-After). */
   retryAfterSeconds: number;
   /** Which counter holds the lock. */
@@ -45,11 +47,12 @@ export function createCredentialThrottle(options: {
       { key: keys.subject, lockAfter: settings.subjectLockAfter, lockMs: settings.subjectLockMs, maxLockMs: settings.subjectLockMs, doubling: false, windowMs: settings.windowMs },
     ];
   };
-  const decide = (states: { lockedForMs: number }[]): ThrottleDecision => {
-    const [pair, subject] = states as [{ lockedForMs: number }, { lockedForMs: number }];
+  const decide = (states: ThrottleState[]): ThrottleDecision => {
+    const [pair, subject] = states as [ThrottleState, ThrottleState];
+    const failures = Math.max(pair.failures, subject.failures);
     const lockedForMs = Math.max(pair.lockedForMs, subject.lockedForMs);
-    if (lockedForMs <= 0) return { locked: false, retryAfterSeconds: 0, scope: null };
-    return { locked: true, retryAfterSeconds: Math.max(1, Math.ceil(lockedForMs / 1000)), scope: subject.lockedForMs > 0 ? 'subject' : 'pair' };
+    if (lockedForMs <= 0) return { locked: false, failures, retryAfterSeconds: 0, scope: null };
+    return { locked: true, failures, retryAfterSeconds: Math.max(1, Math.ceil(lockedForMs / 1000)), scope: subject.lockedForMs > 0 ? 'subject' : 'pair' };
   };
 
   return {

@@ -24,10 +24,10 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
     if (httpPart === 'querystring' || httpPart === 'params') return coercing.compile(schema as object);
     const validate = exact.compile(schema as object);
     if (httpPart !== 'body') return validate;
-    // A POST without a body (no content type) is validated as an empty object, so routes whose
+    // A POST without a body (Fastify passes null) is validated as an empty object, so routes whose
     // fields are all optional accept it and routes with required fields name the missing ones.
     const validateBody = (data: unknown) => {
-      const valid = validate(data === undefined ? {} : data);
+      const valid = validate(data === undefined || data === null ? {} : data);
       validateBody.errors = validate.errors;
       return valid;
     };

@@ -1,11 +1,11 @@
 /**
- * Route guards for user access tokens: `app.authenticate` (preHandler) and `app.requireRole(...)`.
+ * Route guards for user access tokens: `app.authenticate` (onRequest: before the body is parsed or validated) and `app.requireRole(...)`.
  * Every protected request checks the JWT and then its session (one store read), so logout,
  * revocation, a disabled account or a changed role take effect on the very next request.
  * `app.userAccess.check` is the same decision as a plain function, for callers that must explain
  * it rather than enforce it.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { UserRole } from '../db/schema.js';
 import { AppError, type ErrorCode } from '../errors.js';
@@ -29,8 +29,8 @@ export interface UserAccessGuard {
 declare module 'fastify' {
   interface FastifyInstance {
     userAccess: UserAccessGuard;
-    authenticate: preHandlerAsyncHookHandler;
-    requireRole(...roles: UserRole[]): preHandlerAsyncHookHandler;
+    authenticate: onRequestAsyncHookHandler;
+    requireRole(...roles: UserRole[]): onRequestAsyncHookHandler;
   }
   interface FastifyRequest {
     auth: UserAuth | null;

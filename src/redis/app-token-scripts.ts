@@ -82,6 +82,8 @@ if ARGV[1] ~= '' then
   end
 end
 if not secret then return {'invalid_client'} end
+-- A holder of any of its secrets learns that the app is revoked (its secrets are all revoked too).
+if app.status == 'REVOKED' then return {'app_revoked'} end
 local usable = secret.status == 'ACTIVE'
   or (secret.status == 'GRACE' and type(secret.graceUntil) == 'number' and now < secret.graceUntil)
 if not usable then return {'secret_expired'} end

@@ -82,6 +82,7 @@ export type IssueResult =
   /** The digest matches a secret that is EXPIRED, REVOKED, or GRACE past its graceUntil. */
   | { kind: 'secret_expired' }
   | { kind: 'app_suspended' }
+  /** Checked right after the secret matched (a revoked app's secrets are revoked too). */
   | { kind: 'app_revoked' }
   /** The requested organization is not assigned to the app. */
   | { kind: 'org_denied' }
@@ -96,7 +97,8 @@ export interface AppTokenStore {
   getSnapshot(appId: string): Promise<AppSnapshot | null>;
 
   /**
-   * Atomic (Lua): checks secret, then app status, then organization, in that order; on success
+   * Atomic (Lua): secret matches, app not revoked, secret usable, app not suspended, organization,
+   * in that order; on success
    * writes the token record with TTL expiresAt - now, adds it to the app's index and prunes
    * index entries that expired before `now`.
    */

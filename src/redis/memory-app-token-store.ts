@@ -89,6 +89,7 @@ export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppT
     const app = decodeSnapshot(json);
     const secret = input.secretDigest === '' ? undefined : app.secrets.find((s) => s.digest === input.secretDigest);
     if (!secret) return { kind: 'invalid_client' };
+    if (app.status === 'REVOKED') return { kind: 'app_revoked' };
     if (!secretUsable(secret, input.now)) return { kind: 'secret_expired' };
     if (app.status === 'SUSPENDED') return { kind: 'app_suspended' };
     if (app.status !== 'ACTIVE') return { kind: 'app_revoked' };

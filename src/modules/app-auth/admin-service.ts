@@ -42,19 +42,27 @@ export function createAppAdminService(deps: {
     audit.record(event);
   };
 
-  /** Organization refs (ids or codes) -> active organization ids; 400 naming every unknown one. */
-  async function resolveOrganizationIds(refs: string[], tx: Db): Promise<Map<string, string>> {
-    const { found, missing } = await catalog.resolveOrganizations(refs, tx);
-    const inactive = [...found].filter(([, org]) => !org.isActive).map(([ref]) => ref);
-    const unknown = [...missing, ...inactive];
-    if (unknown.length > 0) throw invalid('body/organizations', `unknown or inactive organizations: ${unknown.join(', ')}`);
-    return new Map([...found].map(([ref, org]) => [ref, org.id]));
+  /**
+   * Resolves organization refs (ids or codes, active only) and permission codes; one 400 naming
+   * every unknown reference of either kind.
+   */
+  async function resolveReferences(refs: { organizations?: string[]; permissions?: string[] }, tx: Db) {
+    const orgs = await catalog.resolveOrganizations(refs.organizations ?? [], tx);
+    const perms = await catalog.findPermissionsByCodes(refs.permissions ?? [], tx);
+    const unknownOrgs = [...orgs.missing, ...[...orgs.found].filter(([, org]) => !org.isActive).map(([ref]) => ref)];
+    const details = [
+      ...(unknownOrgs.length > 0 ? [{ field: 'body/organizations', message: `unknown or inactive organizations: ${unknownOrgs.join(', ')}` }] : []),
+      ...(perms.missing.length > 0 ? [{ field: 'body/permissions', message: `unknown permissions: ${perms.missing.join(', ')}` }] : []),
+    ];
+    if (details.length > 0) throw new AppError('V3_AUTH_VALIDATION_ERROR', { message: details.map((d) => d.message).join('; '), details });
+    return {
+      organizationIds: new Map([...orgs.found].map(([ref, org]) => [ref, org.id])),
+      permissionIds: perms.found.map((permission) => permission.id),
+    };
   }
 
-  async function resolvePermissionIds(codes: string[], tx: Db): Promise<string[]> {
-    const { found, missing } = await catalog.findPermissionsByCodes(codes, tx);
-    if (missing.length > 0) throw invalid('body/permissions', `unknown permissions: ${missing.join(', ')}`);
-    return found.map((permission) => permission.id);
+  async function resolveOrganizationIds(refs: string[], tx: Db): Promise<Map<string, string>> {
+    return (await resolveReferences({ organizations: refs }, tx)).organizationIds;
   }
 
   /** The default must be one of the assigned organizations (by id or code). */
@@ -98,9 +106,8 @@ export function createAppAdminService(deps: {
       const id = randomUUID();
       const secret = newClientSecret();
       const app = await apps.transaction(async (tx) => {
-        const orgIds = await resolveOrganizationIds(body.organizations, tx);
-        const assigned = new Set(orgIds.values());
-        const permissionIds = await resolvePermissionIds(body.permissions, tx);
+        const { organizationIds, permissionIds } = await resolveReferences(body, tx);
+        const assigned = new Set(organizationIds.values());
         const defaultId = await defaultOrganizationId(body.default_organization_id, assigned, tx);
         const created = await apps.insert(
           { id, appCode: body.app_code, appName: body.app_name, description: body.description ?? null, clientId: clientIdFor(id), defaultOrganizationId: defaultId },
@@ -167,7 +174,7 @@ export function createAppAdminService(deps: {
     revoke: (appId: string, actor: Actor, reason?: string) => setStatus(appId, actor, 'REVOKED', reason, 'app.revoked'),
 
     async replacePermissions(appId: string, codes: string[], actor: Actor) {
-      await changeApp(appId, async (tx) => apps.replacePermissions(appId, await resolvePermissionIds(codes, tx), tx));
+      await changeApp(appId, async (tx) => apps.replacePermissions(appId, (await resolveReferences({ permissions: codes }, tx)).permissionIds, tx));
       record(actor, appId, 'app.permissions_replaced', { permissions: codes });
       return apps.permissionsOf(appId);
     },

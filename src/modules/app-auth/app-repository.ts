@@ -19,8 +19,8 @@ import {
 import { AppError } from '../../errors.js';
 import type { AppSnapshot } from '../../redis/app-token-store.js';
 
-/** Secrets kept in a snapshot: enough to name an old secret as expired rather than unknown. */
-const SNAPSHOT_SECRET_LIMIT = 5;
+/** Retired secrets kept in a snapshot beyond the usable ones: enough to name an old secret as expired rather than unknown. */
+const SNAPSHOT_RETIRED_SECRET_LIMIT = 3;
 
 export interface NewApp {
   id: string;
@@ -174,7 +174,11 @@ export function createAppRepository(db: Db) {
         name: app.appName,
         status: app.status,
         clientId: app.clientId,
-        secrets: secrets.slice(0, SNAPSHOT_SECRET_LIMIT).map((secret) => ({
+        // Every usable secret (however many rotations are in grace), then a few retired ones.
+        secrets: [
+          ...secrets.filter((secret) => secret.status === 'ACTIVE' || secret.status === 'GRACE'),
+          ...secrets.filter((secret) => secret.status === 'EXPIRED' || secret.status === 'REVOKED').slice(0, SNAPSHOT_RETIRED_SECRET_LIMIT),
+        ].map((secret) => ({
           version: secret.version,
           digest: secret.secretHash,
           status: secret.status,

@@ -79,17 +79,26 @@ export function toV3Error(error: AppError): AppError {
   });
 }
 
+/** The V3 error body for an AppError (mapped onto its V3 code). */
+export function renderV3Error(error: AppError, request: FastifyRequest) {
+  const appError = toV3Error(error);
+  return {
+    status: 'error' as const,
+    data: null,
+    error: { code: appError.code, message: appError.message, ...(appError.details ? { details: appError.details } : {}) },
+    meta: meta(request),
+  };
+}
+
+/** Where the V3 envelope applies (also for router-level errors, which reach no scope). */
+export const V3_PREFIX = '/api/v3/';
+
 /** Installs V3 error and not-found rendering on an encapsulated instance (the /api/v3 scope). */
 export function useV3Envelope(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toV3Error(prepareErrorReply(error, request, reply));
     reply.code(appError.statusCode);
-    return reply.send({
-      status: 'error',
-      data: null,
-      error: { code: appError.code, message: appError.message, ...(appError.details ? { details: appError.details } : {}) },
-      meta: meta(request),
-    });
+    return reply.send(renderV3Error(appError, request));
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ status: 'error', data: null, error: { code: 'V3_AUTH_NOT_FOUND', message: ERRORS.V3_AUTH_NOT_FOUND.message }, meta: meta(request) });

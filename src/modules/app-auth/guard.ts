@@ -4,11 +4,12 @@
  * an ADMIN user or an app holding the route's admin permission; app routes accept apps only.
  * Every refusal of a token is a 401 with its reason; a valid caller lacking a right is a 403.
  */
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { AppError, type ErrorCode } from '../../errors.js';
 import { isAppTokenShaped } from '../../lib/app-credentials.js';
 import { bearerToken, type UserAccessGuard, type UserAuth } from '../../plugins/authenticate.js';
 import type { RoutePermissionCache } from '../../plugins/route-permissions.js';
+import { toV3Error } from './envelope.js';
 import type { AppAuth, AppTokenService } from './token-service.js';
 
 export type V3Principal = { kind: 'app'; app: AppAuth } | { kind: 'user'; user: UserAuth };
@@ -34,29 +35,32 @@ export function createV3Guard(deps: { tokens: AppTokenService; userAccess: UserA
     if (!header) throw unauthorized('V3_AUTH_MISSING_CREDENTIAL');
     const token = bearerToken(header);
     if (!token) throw unauthorized('V3_AUTH_TOKEN_INVALID');
-    if (!isAppTokenShaped(token)) return { kind: 'user', user: await userAccess.check(header) };
     try {
+      if (!isAppTokenShaped(token)) return { kind: 'user', user: await userAccess.check(header) };
       return { kind: 'app', app: await tokens.authenticate(token) };
     } catch (error) {
-      if (error instanceof AppError && error.statusCode === 401) throw unauthorized(error.code, error);
+      // The challenge names the V3 code, whichever guard refused the token.
+      if (error instanceof AppError && error.statusCode === 401) throw unauthorized(toV3Error(error).code, error);
       throw error;
     }
   }
 
   /** Route permissions apply to app callers: every active record for this route must be granted. */
   function enforceRoutePermissions(request: FastifyRequest, app: AppAuth): void {
-    const required = routePermissions.requiredFor(request.method, request.routeOptions.url ?? '');
+    // HEAD is Fastify's automatic twin of GET: same records.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const required = routePermissions.requiredFor(method, request.routeOptions.url ?? '');
     if (required.some((code) => !app.permissions.includes(code))) throw new AppError('V3_AUTH_PERMISSION_DENIED');
   }
 
-  const requireApp: preHandlerAsyncHookHandler = async function requireApp(request) {
+  const requireApp: onRequestAsyncHookHandler = async function requireApp(request) {
     const principal = await principalOf(request);
     if (principal.kind !== 'app') throw new AppError('V3_AUTH_PERMISSION_DENIED', { message: 'This route needs an app access token' });
     enforceRoutePermissions(request, principal.app);
     request.v3Principal = principal;
   };
 
-  const requireAdmin = (permission: string): preHandlerAsyncHookHandler =>
+  const requireAdmin = (permission: string): onRequestAsyncHookHandler =>
     async function requireAdmin(request) {
       const principal = await principalOf(request);
       if (principal.kind === 'user') {

@@ -14,7 +14,15 @@ import { createAppAuthServices } from './services.js';
 
 export default async function appAuthModule(app: FastifyInstance, options: { config: Config; clock: Clock }) {
   const { config, clock } = options;
-  const services = createAppAuthServices({ config, clock, db: app.db, store: app.appTokens, audit: app.audit });
+  const services = createAppAuthServices({
+    config,
+    clock,
+    db: app.db,
+    store: app.appTokens,
+    audit: app.audit,
+    failureThrottle: app.failureThrottle,
+    keys: app.keys,
+  });
   const guard = createV3Guard({ tokens: services.tokens, userAccess: app.userAccess, routePermissions: app.routePermissions });
 
   await app.register(

@@ -63,7 +63,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.post(ROUTES.revoke, {
-    preHandler: guard.requireApp,
+    onRequest: guard.requireApp,
     schema: { tags, security, body: RevokeBodySchema, response: { 200: Envelope(RevokeDataSchema), ...v3Errors(400, 401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -72,7 +72,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.me, {
-    preHandler: guard.requireApp,
+    onRequest: guard.requireApp,
     schema: { tags, security, response: { 200: Envelope(MeDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -90,7 +90,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.mePermissions, {
-    preHandler: guard.requireApp,
+    onRequest: guard.requireApp,
     schema: { tags, security, response: { 200: Envelope(MePermissionsDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -101,7 +101,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.meOrganizations, {
-    preHandler: guard.requireApp,
+    onRequest: guard.requireApp,
     schema: { tags, security, response: { 200: Envelope(MeOrganizationsDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);

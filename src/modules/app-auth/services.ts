@@ -5,14 +5,38 @@ import type { Db } from '../../db/client.js';
 import { createAppCredentialCodec } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import type { AppTokenStore } from '../../redis/app-token-store.js';
+import type { FailureThrottleStore } from '../../redis/failure-throttle-store.js';
+import type { Keys } from '../../redis/keys.js';
+import { createCredentialThrottle } from '../../lib/credential-throttle.js';
 import { createAppAdminService } from './admin-service.js';
 import { createAppRepository } from './app-repository.js';
 import { createAuditRepository } from './audit-repository.js';
 import { createCatalogRepository } from './catalog-repository.js';
 import { createAppTokenService } from './token-service.js';
 
-export function createAppAuthServices(deps: { config: Config; clock: Clock; db: Db; store: AppTokenStore; audit: AuditLog }) {
-  const { config, clock, db, store, audit } = deps;
+export function createAppAuthServices(deps: {
+  config: Config;
+  clock: Clock;
+  db: Db;
+  store: AppTokenStore;
+  audit: AuditLog;
+  failureThrottle: FailureThrottleStore;
+  keys: Keys;
+}) {
+  const { config, clock, db, store, audit, failureThrottle, keys } = deps;
+  // Client credentials share the login brute-force settings, counted per client_id.
+  const throttle = createCredentialThrottle({
+    store: failureThrottle,
+    clock,
+    settings: {
+      pairLockAfter: config.LOGIN_THROTTLE_AFTER,
+      pairMaxLockMs: config.LOGIN_THROTTLE_MAX_SECONDS * 1000,
+      subjectLockAfter: config.LOGIN_LOCK_AFTER,
+      subjectLockMs: config.LOGIN_LOCK_SECONDS * 1000,
+      windowMs: config.LOGIN_FAILURE_WINDOW * 1000,
+    },
+    keys: (appId, ip) => ({ pair: keys.clientFailuresFrom(appId, ip), subject: keys.clientFailures(appId) }),
+  });
   const apps = createAppRepository(db);
   const catalog = createCatalogRepository(db);
   const codec = createAppCredentialCodec(Buffer.from(config.APP_SECRET_PEPPER));
@@ -20,7 +44,7 @@ export function createAppAuthServices(deps: { config: Config; clock: Clock; db: 
     apps,
     catalog,
     auditLogs: createAuditRepository(db),
-    tokens: createAppTokenService({ config, clock, store, apps, codec, audit }),
+    tokens: createAppTokenService({ config, clock, store, apps, codec, audit, throttle }),
     admin: createAppAdminService({ config, clock, apps, catalog, store, codec, audit }),
   };
 }

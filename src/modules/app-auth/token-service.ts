@@ -14,6 +14,7 @@ import type { Config } from '../../config.js';
 import { AppError, type ErrorCode } from '../../errors.js';
 import { type AppCredentialCodec, appIdFromClientId, type ParsedAppToken } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
+import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { AuditLog } from '../../plugins/audit.js';
 import type { AppSnapshot, AppTokenRecord, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
 import type { AppRepository } from './app-repository.js';
@@ -54,6 +55,9 @@ const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'no_snapsho
   org_required: 'V3_AUTH_ORG_REQUIRED',
 };
 
+const UNKNOWN_APP_CACHE_MS = 60_000;
+const UNKNOWN_APP_CACHE_SIZE = 10_000;
+
 /** "YYYY-MM-DD HH:MM:SS" in UTC, the seed's datetime format. */
 export const formatV3Datetime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
@@ -87,13 +91,24 @@ export function createAppTokenService(deps: {
   apps: AppRepository;
   codec: AppCredentialCodec;
   audit: AuditLog;
+  throttle: CredentialThrottle;
 }) {
-  const { config, clock, store, apps, codec, audit } = deps;
+  const { config, clock, store, apps, codec, audit, throttle } = deps;
+
+  // App ids known not to exist, so random client_ids cannot make every request query Postgres.
+  // Ids are random UUIDs chosen at creation, so a real app is never in here.
+  const unknownApps = new Map<string, number>();
 
   /** Rebuilds a snapshot the store has lost from Postgres; null when the app does not exist. */
   async function restoreSnapshot(appId: string): Promise<AppSnapshot | null> {
+    const now = clock.now();
+    if ((unknownApps.get(appId) ?? 0) > now) return null;
     const snapshot = await apps.loadSnapshot(appId);
     if (snapshot) await store.putSnapshot(snapshot);
+    else {
+      if (unknownApps.size >= UNKNOWN_APP_CACHE_SIZE) unknownApps.clear();
+      unknownApps.set(appId, now + UNKNOWN_APP_CACHE_MS);
+    }
     return snapshot;
   }
 
@@ -121,6 +136,16 @@ export function createAppTokenService(deps: {
       };
       if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null);
 
+      // Brute force on one client_id: checked before the secret, counted on a wrong or stale one.
+      const from = digestForKey(context.ip);
+      const gate = await throttle.check(appId, from);
+      if (gate.locked) {
+        throw new AppError('V3_AUTH_RATE_LIMITED', {
+          message: 'Too many failed client authentications; retry later',
+          headers: { 'retry-after': String(gate.retryAfterSeconds) },
+        });
+      }
+
       const now = clock.now();
       const minted = codec.issueToken(appId, now + config.APP_TOKEN_TTL * 1000);
       const result = await issueOnce({
@@ -133,7 +158,15 @@ export function createAppTokenService(deps: {
         now,
         expiresAt: minted.expiresAt,
       });
+      if (result.kind === 'invalid_client' || result.kind === 'secret_expired' || result.kind === 'no_snapshot') {
+        const after = await throttle.failed(appId, from);
+        if (after.locked) {
+          audit.record({ appId, eventType: 'client.locked', actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope, retry_after_seconds: after.retryAfterSeconds } });
+        }
+      }
       if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId);
+      // Only after earlier failures, so the usual issuance stays at two store round trips.
+      if (gate.failures > 0) await throttle.succeeded(appId, from);
 
       const { record } = result;
       audit.record({
@@ -148,7 +181,7 @@ export function createAppTokenService(deps: {
         token: minted.token,
         record,
         appCode: result.appCode,
-        expiresIn: Math.round((record.expiresAt - now) / 1000),
+        expiresIn: config.APP_TOKEN_TTL,
       };
     },
 

@@ -13,8 +13,8 @@ const security = [{ bearerAuth: [] }];
 const tags = ['admin-users'];
 
 const adminUserRoutes: FastifyPluginAsyncTypebox<{ service: AdminUserService }> = async (app, { service }) => {
-  app.addHook('preHandler', app.authenticate);
-  app.addHook('preHandler', app.requireRole('ADMIN'));
+  app.addHook('onRequest', app.authenticate);
+  app.addHook('onRequest', app.requireRole('ADMIN'));
 
   app.get(ADMIN_ROUTES.users, {
     schema: { tags, security, querystring: AdminUserListQuerySchema, response: { 200: AdminUserListSchema, ...errorResponses(400, 401, 403) } },

@@ -90,7 +90,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.post(ROUTES.logoutAll, {
-    preHandler: app.authenticate,
+    onRequest: app.authenticate,
     schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
   }, async (request, reply) => {
     const revoked = await service.logoutAll(request.auth!);
@@ -99,7 +99,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.get(ROUTES.me, {
-    preHandler: app.authenticate,
+    onRequest: app.authenticate,
     schema: { tags, security: bearer, response: { 200: PublicUserSchema, ...errorResponses(401, 403) } },
   }, async (request) => {
     const auth = request.auth!;
@@ -107,12 +107,12 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.get(ROUTES.sessions, {
-    preHandler: app.authenticate,
+    onRequest: app.authenticate,
     schema: { tags, security: bearer, response: { 200: SessionListSchema, ...errorResponses(401, 403) } },
   }, async (request) => ({ sessions: await service.listSessions(request.auth!) }));
 
   app.delete(ROUTES.session, {
-    preHandler: app.authenticate,
+    onRequest: app.authenticate,
     schema: { tags, security: bearer, params: SessionParamsSchema, response: { 200: MessageResponseSchema, ...errorResponses(400, 401, 403, 404) } },
   }, async (request) => {
     await service.revokeSession(request.auth!, request.params.id);
