@@ -7,6 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t from 'tap';
 import { ERRORS } from '../../src/errors.js';
 import { buildTestApp } from '../helpers/app.js';
+import { adminEnv, registerAdmin } from '../helpers/factories.js';
 
 type Json = Record<string, any>;
 
@@ -47,7 +48,8 @@ const schemaOf = (op: Json, status: number | 'body'): Json =>
   (status === 'body' ? op.requestBody : op.responses?.[String(status)])?.content?.['application/json']?.schema ?? {};
 
 t.test('/openapi.json', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { emails, env } = adminEnv(1);
+  const { app } = await buildTestApp(t, { env });
   const res = await app.inject({ method: 'GET', url: '/openapi.json' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^application\/json/);
@@ -113,9 +115,12 @@ t.test('/openapi.json', async (t) => {
 
   t.test('routes with a body also document the 413 and 415 they return', async (t) => {
     const patch = doc.paths[`/api/admin/users/${ID}`].patch;
-    const xml = await app.inject({ method: 'PATCH', url: '/api/admin/users/00000000-0000-4000-8000-000000000000', payload: '<a/>', headers: { 'content-type': 'application/xml' } });
-    t.equal(xml.statusCode, 415, 'PATCH with XML is 415 (the body is parsed before authentication)');
-    const big = await app.inject({ method: 'PATCH', url: '/api/admin/users/00000000-0000-4000-8000-000000000000', payload: { name: 'n'.repeat(20_000) } });
+    // Authentication runs first (an anonymous caller gets 401), so these need an admin.
+    const admin = await registerAdmin(app, emails[0]!);
+    const authorization = `Bearer ${admin.accessToken}`;
+    const xml = await app.inject({ method: 'PATCH', url: '/api/admin/users/00000000-0000-4000-8000-000000000000', payload: '<a/>', headers: { 'content-type': 'application/xml', authorization } });
+    t.equal(xml.statusCode, 415, 'PATCH with XML is 415');
+    const big = await app.inject({ method: 'PATCH', url: '/api/admin/users/00000000-0000-4000-8000-000000000000', payload: { name: 'n'.repeat(20_000) }, headers: { authorization } });
     t.equal(big.statusCode, 413, 'PATCH with a 20 KB body is 413');
     t.ok(patch.responses['413'], 'PATCH documents 413');
     t.ok(patch.responses['415'], 'PATCH documents 415');
