@@ -25,6 +25,7 @@ import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugin
 import keyValuePlugin from './plugins/key-value.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import routePermissionsPlugin from './plugins/route-permissions.js';
+import securityPlugin from './plugins/security.js';
 import sessionsPlugin from './plugins/sessions.js';
 import swaggerPlugin from './plugins/swagger.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
 
   await app.register(errorHandlerPlugin);
+  await app.register(securityPlugin, { config });
   await app.register(cookie);
   await app.register(swaggerPlugin, { version: SERVICE_VERSION });
   await app.register(dbPlugin, { config, ...(overrides.database ? { database: overrides.database } : {}) });

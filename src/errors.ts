@@ -34,6 +34,7 @@ export const ERRORS = {
   ROLE_REQUIRED: { status: 403, message: 'Your role does not allow this action' },
   ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled' },
   ADMIN_REGISTRATION_DENIED: { status: 403, message: 'Registering as an admin is not allowed for this email' },
+  ORIGIN_DENIED: { status: 403, message: 'Requests from this origin are not allowed' },
 
   NOT_FOUND: { status: 404, message: 'Route not found' },
   USER_NOT_FOUND: { status: 404, message: 'User not found' },

@@ -19,7 +19,8 @@ export default fp(
         },
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    // staticCSP: the UI's own scripts get hashes, so helmet's Content-Security-Policy does not block them.
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   },
   { name: 'swagger' },

@@ -24,9 +24,9 @@ const ID = '{id}';
 const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/api/auth/register', body: { properties: ['email', 'name', 'password', 'role'], required: ['email', 'password'] }, statuses: [201, 400, 403, 409, 413, 415], bearer: false },
   { method: 'post', path: '/api/auth/login', body: { properties: ['email', 'password'], required: ['email', 'password'] }, statuses: [200, 400, 401, 403, 413, 415, 429], bearer: false },
-  { method: 'post', path: '/api/auth/refresh', body: null, statuses: [200, 401, 403], bearer: false },
-  { method: 'post', path: '/api/auth/refresh-token', body: null, statuses: [200, 401, 403], bearer: false },
-  { method: 'post', path: '/api/auth/logout', body: null, statuses: [200], bearer: false },
+  { method: 'post', path: '/api/auth/refresh', body: null, statuses: [200, 401, 403, 429], bearer: false },
+  { method: 'post', path: '/api/auth/refresh-token', body: null, statuses: [200, 401, 403, 429], bearer: false },
+  { method: 'post', path: '/api/auth/logout', body: null, statuses: [200, 403], bearer: false },
   { method: 'post', path: '/api/auth/logout-all', body: null, statuses: [200, 401, 403], bearer: true },
   { method: 'get', path: '/api/auth/me', body: null, statuses: [200, 401, 403], bearer: true },
   { method: 'get', path: '/api/auth/sessions', body: null, statuses: [200, 401, 403], bearer: true },

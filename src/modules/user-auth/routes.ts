@@ -64,8 +64,9 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
 
   for (const url of [ROUTES.refresh, ROUTES.refreshAlias]) {
     app.post(url, {
+      onRequest: app.requireTrustedOrigin,
       config: { rateLimit: config.rateLimits.refresh },
-      schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403) } },
+      schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403, 429) } },
     }, async (request, reply) => {
       try {
         const { accessToken, refreshToken, refreshMaxAge } = await service.refresh(cookie.read(request));
@@ -79,7 +80,10 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     });
   }
 
-  app.post(ROUTES.logout, { schema: { tags, response: { 200: MessageResponseSchema } } }, async (request, reply) => {
+  app.post(ROUTES.logout, {
+    onRequest: app.requireTrustedOrigin,
+    schema: { tags, response: { 200: MessageResponseSchema, ...errorResponses(403) } },
+  }, async (request, reply) => {
     // A bearer token only counts when it still names a live session; logout never fails.
     const bearerAuth = request.headers.authorization
       ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)

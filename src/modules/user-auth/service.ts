@@ -47,7 +47,8 @@ export interface UserAuthServiceDeps {
   refreshTokens: RefreshTokenCodec;
 }
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+/** NFKC first, so full-width and other compatibility forms cannot make a look-alike second account. */
+export const normalizeEmail = (email: string) => email.normalize('NFKC').trim().toLowerCase();
 
 export const toPublicUser = (user: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>): PublicUser => ({
   id: user.id,

@@ -1,0 +1,69 @@
+/** Security headers, CORS for listed origins only, and the Origin check on cookie-authenticated routes. */
+import t from 'tap';
+import { buildTestApp } from '../helpers/app.js';
+import { me, refreshCookieOf, registerUser, strongPassword } from '../helpers/factories.js';
+
+const ALLOWED = 'https://app.example.com';
+
+t.test('security headers on every response', async (t) => {
+  const { app } = await buildTestApp(t);
+  for (const url of ['/health/live', '/api/auth/me', '/nope']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url);
+    t.match(res.headers['strict-transport-security'], /max-age=/, url);
+    t.match(res.headers['content-security-policy'], /default-src 'self'/, url);
+    t.equal(res.headers['x-powered-by'], undefined);
+  }
+  const docs = await app.inject({ method: 'GET', url: '/docs' });
+  t.equal(docs.statusCode, 200, 'the docs UI still loads under helmet');
+});
+
+t.test('CORS: credentials for listed origins only', async (t) => {
+  const { app } = await buildTestApp(t, { env: { CORS_ORIGINS: `${ALLOWED}, https://admin.example.com` } });
+  const preflight = (origin: string) =>
+    app.inject({ method: 'OPTIONS', url: '/api/auth/login', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+  const ok = await preflight(ALLOWED);
+  t.equal(ok.headers['access-control-allow-origin'], ALLOWED);
+  t.equal(ok.headers['access-control-allow-credentials'], 'true');
+  const foreign = await preflight('https://evil.example');
+  t.equal(foreign.headers['access-control-allow-origin'], undefined, 'no CORS grant for an unlisted origin');
+});
+
+t.test('refresh and logout refuse foreign origins, and change nothing', async (t) => {
+  const { app } = await buildTestApp(t, { env: { CORS_ORIGINS: ALLOWED } });
+  const user = await registerUser(app);
+  const cookies = { refresh_token: user.refreshToken };
+  const post = (url: string, origin?: string, cookie = cookies) =>
+    app.inject({ method: 'POST', url, cookies: cookie, headers: origin ? { origin } : {} });
+
+  for (const origin of ['https://evil.example', 'null', 'http://localhost.evil.example', 'https://localhost:80']) {
+    const refused = await post('/api/auth/refresh', origin);
+    t.equal(refused.statusCode, 403, origin);
+    t.equal(refused.json().code, 'ORIGIN_DENIED', origin);
+    t.equal(refreshCookieOf(refused), undefined, 'no cookie change');
+  }
+  const logoutRefused = await post('/api/auth/logout', 'https://evil.example');
+  t.equal(logoutRefused.json().code, 'ORIGIN_DENIED');
+  t.equal((await me(app, user.accessToken)).statusCode, 200, 'the session survived the refused logout');
+
+  const sameOrigin = await post('/api/auth/refresh', 'http://localhost:80');
+  t.equal(sameOrigin.statusCode, 200, "the service's own origin (the seed's plain fetch with credentials)");
+  const next = { refresh_token: refreshCookieOf(sameOrigin)!.value };
+  const listed = await post('/api/auth/refresh', ALLOWED, next);
+  t.equal(listed.statusCode, 200, 'an allowlisted origin');
+  const noOrigin = await post('/api/auth/refresh', undefined, { refresh_token: refreshCookieOf(listed)!.value });
+  t.equal(noOrigin.statusCode, 200, 'no Origin: not a browser acting for a user');
+});
+
+t.test('emails are NFKC-normalised: no look-alike second account', async (t) => {
+  const { app } = await buildTestApp(t);
+  const password = strongPassword();
+  const fullWidth = 'ｆｏｏ.ｂａｒ@example.com';
+  const created = await app.inject({ method: 'POST', url: '/api/auth/register', payload: { email: fullWidth, password } });
+  t.equal(created.statusCode, 201);
+  t.equal(created.json().user.email, 'foo.bar@example.com');
+  const duplicate = await app.inject({ method: 'POST', url: '/api/auth/register', payload: { email: 'FOO.BAR@example.com', password } });
+  t.equal(duplicate.json().code, 'EMAIL_TAKEN');
+  const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: 'foo.bar@example.com', password } });
+  t.equal(login.statusCode, 200);
+});
