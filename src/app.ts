@@ -23,6 +23,7 @@ import dbPlugin from './plugins/db.js';
 import failureThrottlePlugin from './plugins/failure-throttle.js';
 import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
+import loadSheddingPlugin from './plugins/load-shedding.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import routePermissionsPlugin from './plugins/route-permissions.js';
 import securityPlugin from './plugins/security.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   await app.register(errorHandlerPlugin);
   await app.register(securityPlugin, { config });
+  await app.register(loadSheddingPlugin, { config });
   await app.register(cookie);
   await app.register(swaggerPlugin, { version: SERVICE_VERSION });
   await app.register(dbPlugin, { config, ...(overrides.database ? { database: overrides.database } : {}) });

@@ -90,6 +90,7 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'Comma-separated browser origins allowed to call the API with credentials (e.g. https://app.example.com).',
   }),
+  MAX_EVENT_LOOP_DELAY_MS: Int(1000, 0, 60000, 'Shed load (503 with Retry-After) while the event loop lags more than this; 0 turns shedding off.'),
   TRUST_PROXY: Type.String({
     default: '',
     description: 'Peers whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or "true". Empty: none.',

@@ -9,6 +9,13 @@ import type { DatabaseHandle } from './client.js';
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 const MIGRATION_LOCK_ID = 7_303_011; // arbitrary, fixed: "pc" migrations
 
+/** How many migrations this build ships (drizzle-kit's journal); readiness compares the database against it. */
+export async function expectedMigrationCount(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const journal = JSON.parse(await readFile(`${MIGRATIONS_FOLDER}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  return journal.entries.length;
+}
+
 export async function migrateDatabase(databaseUrl: string | undefined, handle?: DatabaseHandle): Promise<void> {
   if (!databaseUrl) {
     if (!handle) throw new Error('PGlite migrations need the open database handle');
