@@ -90,7 +90,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(keyValuePlugin, { config });
   await app.register(rateLimitPlugin, { config });
   await app.register(sessionsPlugin, { clock });
-  await app.register(accessTokenPlugin, { config });
+  await app.register(accessTokenPlugin, { config, clock });
   await app.register(authenticatePlugin, { clock });
   await app.register(appTokensPlugin, { clock });
   await app.register(failureThrottlePlugin);

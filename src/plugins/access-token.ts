@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
+import type { Clock } from '../lib/clock.js';
 import { USER_ROLES, type UserRole } from '../db/schema.js';
 import { AppError } from '../errors.js';
 
@@ -37,6 +38,7 @@ declare module 'fastify' {
 }
 
 const ACCESS_TOKEN_TYP = 'at+jwt';
+const MAX_CLOCK_SKEW_MS = 60_000;
 
 function toAccessClaims(payload: Record<string, unknown>): AccessClaims {
   const { sub, sid, role, jti } = payload;
@@ -47,7 +49,7 @@ function toAccessClaims(payload: Record<string, unknown>): AccessClaims {
 }
 
 export default fp(
-  async function accessTokenPlugin(app: FastifyInstance, options: { config: Config }) {
+  async function accessTokenPlugin(app: FastifyInstance, options: { config: Config; clock: Clock }) {
     const { config } = options;
     await app.register(fastifyJwt, {
       secret: config.JWT_SECRET,
@@ -75,6 +77,8 @@ export default fp(
           const code = (error as { code?: string }).code;
           throw new AppError(code === 'FAST_JWT_EXPIRED' ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID', { cause: error });
         }
+        // Only we sign these, so an iat from the future means a forged or mis-clocked token.
+        if (typeof payload.iat === 'number' && payload.iat * 1000 > options.clock.now() + MAX_CLOCK_SKEW_MS) throw new AppError('TOKEN_INVALID');
         return toAccessClaims(payload);
       },
     };

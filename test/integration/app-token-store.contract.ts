@@ -176,14 +176,20 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     t.equal(await store.countLive(app.id, Date.now()), 0, 'nothing written');
   });
 
-  t.test('the secret is checked before the app status', async (t) => {
+  t.test('the secret is checked before the app status; a revoked app is named once any secret matches', async (t) => {
     const store = await storeFor(t);
     for (const status of ['SUSPENDED', 'REVOKED'] as const) {
       const app = newSnapshot({ status });
       await store.putSnapshot(app);
       t.strictSame(await store.issue(issueInput(app, { secretDigest: digest() })), { kind: 'invalid_client' }, `wrong digest, ${status} app`);
-      t.strictSame(await store.issue(issueInput(app, { secretDigest: secretOf(app, 'EXPIRED').digest })), { kind: 'secret_expired' }, `old secret, ${status} app`);
     }
+    const suspended = newSnapshot({ status: 'SUSPENDED' });
+    await store.putSnapshot(suspended);
+    t.strictSame(await store.issue(issueInput(suspended, { secretDigest: secretOf(suspended, 'EXPIRED').digest })), { kind: 'secret_expired' }, 'old secret, suspended app');
+    // Revoking an app revokes its secrets too, so "revoked" must win over "secret expired".
+    const revoked = newSnapshot({ status: 'REVOKED' });
+    await store.putSnapshot(revoked);
+    t.strictSame(await store.issue(issueInput(revoked, { secretDigest: secretOf(revoked, 'EXPIRED').digest })), { kind: 'app_revoked' }, 'old secret, revoked app');
     const app = newSnapshot();
     await store.putSnapshot(app);
     t.strictSame(await store.issue(issueInput(app, { secretDigest: '' })), { kind: 'invalid_client' }, 'an empty digest matches nothing');
