@@ -67,3 +67,22 @@ t.test('emails are NFKC-normalised: no look-alike second account', async (t) => 
   const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: 'foo.bar@example.com', password } });
   t.equal(login.statusCode, 200);
 });
+
+t.test('X-Forwarded-For is believed only from a configured trusted proxy', async (t) => {
+  const sessionIp = async (env: Record<string, string>, remoteAddress: string) => {
+    const { app } = await buildTestApp(t, { env });
+    const registered = await app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      remoteAddress,
+      headers: { 'x-forwarded-for': '203.0.113.50' },
+      payload: { email: `xff-${Math.random()}@example.test`, password: strongPassword() },
+    });
+    const sessions = await app.inject({ method: 'GET', url: '/api/auth/sessions', headers: { authorization: `Bearer ${registered.json().accessToken}` } });
+    return sessions.json().sessions[0].ip;
+  };
+  t.equal(await sessionIp({}, '127.0.0.1'), '127.0.0.1', 'no TRUST_PROXY: the header is ignored');
+  t.equal(await sessionIp({ TRUST_PROXY: '127.0.0.1' }, '127.0.0.1'), '203.0.113.50', 'from the trusted proxy: the client address');
+  t.equal(await sessionIp({ TRUST_PROXY: '127.0.0.1' }, '10.9.9.9'), '10.9.9.9', 'from anyone else: ignored');
+  t.equal(await sessionIp({ TRUST_PROXY: '10.0.0.0/8' }, '10.9.9.9'), '203.0.113.50', 'CIDR ranges work');
+});
