@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import { buildApp } from '../../src/app.js';
 import { createManualClock } from '../../src/lib/clock.js';
 import { buildTestApp } from '../helpers/app.js';
-import { registerUser } from '../helpers/factories.js';
+import { adminEnv, registerAdmin, registerUser } from '../helpers/factories.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
 const attempt = (app: App, email: string, password: string, remoteAddress: string) =>
@@ -89,4 +89,33 @@ t.test('the delay doubles with each failure past the threshold (in-process store
   t.equal(await retryAfterFailing(), 4, '4th failure: 4 s');
   clock.advance(4001);
   t.equal(await retryAfterFailing(), 4, 'capped at LOGIN_THROTTLE_MAX_SECONDS');
+});
+
+t.test('client credentials: the guessing address is throttled per client_id, the real client elsewhere is not', async (t) => {
+  const { emails, env } = adminEnv(1);
+  const { app, databaseUrl } = await buildTestApp(t, { env: { ...env, LOGIN_THROTTLE_AFTER: '3' } });
+  const admin = await registerAdmin(app, emails[0]!);
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v3/auth/apps',
+    headers: { authorization: `Bearer ${admin.accessToken}` },
+    payload: { app_code: `bf-${Date.now()}`, app_name: 'Brute force target', organizations: ['HQ'], permissions: [] },
+  });
+  const { app_id, client_id, client_secret } = created.json().data;
+  const token = (secret: string, remoteAddress: string) =>
+    app.inject({ method: 'POST', url: '/api/v3/auth/token', payload: { client_id, client_secret: secret }, remoteAddress });
+
+  for (let i = 0; i < 3; i++) t.equal((await token('pcs_guess', '203.0.113.60')).json().error.code, 'V3_AUTH_INVALID_CLIENT');
+  const throttled = await token(client_secret, '203.0.113.60');
+  t.equal(throttled.statusCode, 429, 'even the right secret is refused from the guessing address');
+  t.equal(throttled.json().error.code, 'V3_AUTH_RATE_LIMITED');
+  t.ok(Number(throttled.headers['retry-after']) >= 1);
+  t.equal((await token(client_secret, '198.51.100.60')).statusCode, 200, 'the real client from its own address');
+
+  await app.audit.flush();
+  const sql = postgres(databaseUrl!, { max: 1 });
+  t.teardown(() => sql.end());
+  const locks = await sql`select ip, details from audit_logs where app_id = ${app_id} and event_type = 'client.locked'`;
+  t.equal(locks.length, 1, 'the lock is audited');
+  t.match(locks[0], { ip: '203.0.113.60', details: { scope: 'pair' } });
 });
