@@ -55,8 +55,8 @@ t.test('SIGTERM: finish in-flight work, flush events, exit 0', async (t) => {
     body: JSON.stringify(body),
   });
 
-  const admin = await (await fetch(`${base}/api/auth/register`, json({ email: adminEmail, password: 'a long admin passphrase', role: 'ADMIN' }))).json();
-  const created = await (await fetch(`${base}/api/v3/auth/apps`, json({ app_code: `shutdown-${randomUUID().slice(0, 8)}`, app_name: 'Shutdown', organizations: ['HQ'], permissions: [] }, admin.accessToken))).json();
+  const admin = (await (await fetch(`${base}/api/auth/register`, json({ email: adminEmail, password: 'a long admin passphrase', role: 'ADMIN' }))).json()) as { accessToken: string };
+  const created = (await (await fetch(`${base}/api/v3/auth/apps`, json({ app_code: `shutdown-${randomUUID().slice(0, 8)}`, app_name: 'Shutdown', organizations: ['HQ'], permissions: [] }, admin.accessToken))).json()) as { data: { app_id: string; client_id: string; client_secret: string } };
   const { app_id, client_id, client_secret } = created.data;
   const issued = await fetch(`${base}/api/v3/auth/token`, json({ client_id, client_secret }));
   t.equal(issued.status, 200, 'a token.issued event is now buffered, not yet written');
