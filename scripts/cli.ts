@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
+import { loadAppSnapshot } from '../src/db/app-snapshot.js';
 import { createAuditWriter } from '../src/db/audit-writer.js';
 import { openDatabase } from '../src/db/client.js';
 import { migrateDatabase } from '../src/db/migrate.js';
@@ -17,6 +18,8 @@ import { closeKeyValueBackend, openKeyValueBackend } from '../src/redis/client.j
 import { createKeys } from '../src/redis/keys.js';
 import { createMemoryAppTokenStore } from '../src/redis/memory-app-token-store.js';
 import { createRedisAppTokenStore } from '../src/redis/redis-app-token-store.js';
+import { createMemoryFailureThrottleStore } from '../src/redis/memory-failure-throttle-store.js';
+import { createRedisFailureThrottleStore } from '../src/redis/redis-failure-throttle-store.js';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -64,7 +67,15 @@ async function main(argv: string[]): Promise<number> {
     kv.kind === 'redis'
       ? createRedisAppTokenStore({ client: kv.client, keys: createKeys(config.REDIS_KEY_PREFIX) })
       : createMemoryAppTokenStore({ clock: systemClock });
-  const services = createAppAuthServices({ config, clock: systemClock, db: database.db, store, audit });
+  const keys = createKeys(config.REDIS_KEY_PREFIX);
+  const failureThrottle = kv.kind === 'redis' ? createRedisFailureThrottleStore({ client: kv.client }) : createMemoryFailureThrottleStore();
+  // The CLI issues no tokens, so a lost snapshot is simply rebuilt on the next admin change.
+  const restoreSnapshot = async (appId: string) => {
+    const snapshot = await loadAppSnapshot(database.db, appId);
+    if (snapshot) await store.putSnapshot(snapshot);
+    return snapshot;
+  };
+  const services = createAppAuthServices({ config, clock: systemClock, db: database.db, store, audit, failureThrottle, keys, restoreSnapshot });
   const actor = { actor: 'cli' };
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 

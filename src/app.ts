@@ -11,13 +11,16 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { createValidatorCompiler } from './lib/validation.js';
-import { renderV3Error, V3_PREFIX } from './modules/app-auth/envelope.js';
+import { renderV3Error, toV3Error, V3_PREFIX } from './modules/app-auth/envelope.js';
 import appAuthModule from './modules/app-auth/index.js';
 import healthModule from './modules/health/index.js';
 import userAuthModule from './modules/user-auth/index.js';
+import accessPlugin from './plugins/access.js';
 import accessTokenPlugin from './plugins/access-token.js';
+import appAccessPlugin from './plugins/app-access.js';
 import appTokensPlugin from './plugins/app-tokens.js';
 import auditPlugin from './plugins/audit.js';
+import authEventsPlugin from './plugins/auth-events.js';
 import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
 import failureThrottlePlugin from './plugins/failure-throttle.js';
@@ -65,8 +68,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: true,
     // Router-level failures (malformed URL encoding, over-long params) get our error shape too.
     frameworkErrors: (error, request, reply) => {
-      const appError = prepareErrorReply(error, request, reply);
-      const body = request.url.startsWith(V3_PREFIX) ? renderV3Error(appError, request) : renderErrorBody(appError, request.id);
+      const isV3 = request.url.startsWith(V3_PREFIX);
+      const appError = prepareErrorReply(error, request, reply, isV3 ? toV3Error : undefined);
+      const body = isV3 ? renderV3Error(appError, request) : renderErrorBody(appError, request.id);
       void reply.header('x-request-id', request.id).send(body as never);
     },
     routerOptions: { maxParamLength: 200 },
@@ -95,7 +99,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(appTokensPlugin, { clock });
   await app.register(failureThrottlePlugin);
   await app.register(auditPlugin, { config, clock });
+  await app.register(authEventsPlugin, { config, clock });
   await app.register(routePermissionsPlugin);
+  await app.register(appAccessPlugin, { config, clock });
+  await app.register(accessPlugin);
 
   await app.register(healthModule);
   await app.register(userAuthModule, { config, clock });

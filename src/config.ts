@@ -72,6 +72,8 @@ export const ConfigSchema = Type.Object({
   SEED_REFERENCE_DATA: Bool(undefined, 'Load the starter permission catalog and organizations at start-up (idempotent). Default: true outside production.'),
   APP_TOKEN_TTL: Int(3600, 60, 86400, 'Lifetime of API V3 app access tokens, in seconds (expires_in).'),
   APP_SECRET_GRACE_HOURS: Int(24, 0, 8760, 'Default hours an app\'s previous secret keeps working after a rotation.'),
+  AUTH_EVENT_RETENTION_DAYS: Int(90, 1, 3650, 'Auth events older than this many days are deleted by an hourly cleanup.'),
+  AUTH_EVENT_FLOOD_THRESHOLD: Int(20, 1, 100000, 'Identical denials (same reason, address, subject and route) written as rows per minute; the rest become one counted row.'),
   AUDIT_FLUSH_INTERVAL_MS: Int(1000, 10, 60000, 'How often buffered audit events are written to Postgres (also when 500 are waiting).'),
   RATE_LIMIT_DEFAULT: RateLimit('600/1m', 'Requests per client IP and window on every route without a stricter limit.'),
   RATE_LIMIT_LOGIN: RateLimit('10/1m', 'Per IP on /api/auth/login, /register and /bootstrap.'),

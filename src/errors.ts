@@ -82,8 +82,17 @@ export interface FieldProblem {
   message: string;
 }
 
+/** Whom a denial concerned, when the thrower knows more than the request does (for auth events). */
+export interface ErrorSubject {
+  userId?: string;
+  sessionId?: string;
+  appId?: string;
+  tokenId?: string;
+}
+
 export interface AppErrorOptions {
   message?: string;
+  subject?: ErrorSubject;
   details?: FieldProblem[];
   headers?: Record<string, string>;
   cause?: unknown;
@@ -94,6 +103,7 @@ export class AppError extends Error {
   readonly statusCode: number;
   readonly details: FieldProblem[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly subject: ErrorSubject | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     super(options.message ?? ERRORS[code].message, { cause: options.cause });
@@ -102,6 +112,7 @@ export class AppError extends Error {
     this.statusCode = ERRORS[code].status;
     this.details = options.details;
     this.headers = options.headers;
+    this.subject = options.subject;
   }
 
   /** 5xx messages are ours to log, never the client's to read. */

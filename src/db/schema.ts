@@ -172,3 +172,44 @@ export type AppRow = typeof apps.$inferSelect;
 export type AppSecretRow = typeof appSecrets.$inferSelect;
 export type RoutePermissionRow = typeof routePermissions.$inferSelect;
 export type AuditLogRow = typeof auditLogs.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Auth events: every denial and every session-changing success, for support ("why is this user
+// blocked?"). Written off the request path in batches; floods are folded into counted rows.
+
+export const authEvents = pgTable(
+  'auth_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** e.g. "denied", "login.succeeded", "session.revoked" (see src/db/auth-event-writer.ts). */
+    kind: text('kind').notNull(),
+    /** The error code of a denial, or null for successes. */
+    reason: text('reason'),
+    status: integer('status'),
+    userId: uuid('user_id'),
+    appId: uuid('app_id'),
+    /** The email a failed login tried (normalised), when no user id is known. */
+    email: text('email'),
+    sessionId: uuid('session_id'),
+    tokenId: text('token_id'),
+    method: text('method'),
+    route: text('route'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    requestId: text('request_id'),
+    /** Who acted, for admin actions ("user:<id>", "app:<id>", "system"). */
+    actor: text('actor'),
+    /** How many events this row stands for (more than 1 for a folded flood). */
+    count: integer('count').notNull().default(1),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (table) => [
+    index('auth_events_user_idx').on(table.userId, table.occurredAt),
+    index('auth_events_app_idx').on(table.appId, table.occurredAt),
+    index('auth_events_email_idx').on(table.email, table.occurredAt),
+    index('auth_events_occurred_idx').on(table.occurredAt),
+  ],
+);
+
+export type AuthEventRow = typeof authEvents.$inferSelect;

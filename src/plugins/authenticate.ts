@@ -1,14 +1,14 @@
 /**
- * Route guards for user access tokens: `app.authenticate` (onRequest: before the body is parsed or validated) and `app.requireRole(...)`.
- * Every protected request checks the JWT and then its session (one store read), so logout,
- * revocation, a disabled account or a changed role take effect on the very next request.
- * `app.userAccess.check` is the same decision as a plain function, for callers that must explain
- * it rather than enforce it.
+ * The user access token decision: `app.userAccess.evaluate` walks every step (token present,
+ * valid, session alive, account enabled, role current) and records each; `check` is the same
+ * walk, throwing the refusal. Every protected request runs it (one session-store read), so logout,
+ * revocation, a disabled account or a changed role take effect on the very next request, and
+ * support's "explain" shows the very same steps. Route requirements live in ./access.ts.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { UserRole } from '../db/schema.js';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode, type ErrorSubject } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { AccessClaims } from './access-token.js';
 
@@ -21,7 +21,26 @@ export interface UserAuth {
   claims: AccessClaims;
 }
 
+/** One step of an access decision, as support sees it in "explain". */
+export interface AccessCheck {
+  check: string;
+  passed: boolean;
+  /** The error code when this step refused. */
+  code?: ErrorCode;
+  detail?: string;
+}
+
+export interface Evaluation<T> {
+  checks: AccessCheck[];
+  /** The principal when every step passed. */
+  principal?: T;
+  /** Why not, otherwise: the exact error the real route throws. */
+  error?: AppError;
+}
+
 export interface UserAccessGuard {
+  /** Every step of checking an Authorization header, without throwing. */
+  evaluate(authorization: string | undefined): Promise<Evaluation<UserAuth>>;
   /** Resolves the caller of an Authorization header value, or throws the AppError explaining why not. */
   check(authorization: string | undefined): Promise<UserAuth>;
 }
@@ -29,8 +48,6 @@ export interface UserAccessGuard {
 declare module 'fastify' {
   interface FastifyInstance {
     userAccess: UserAccessGuard;
-    authenticate: onRequestAsyncHookHandler;
-    requireRole(...roles: UserRole[]): onRequestAsyncHookHandler;
   }
   interface FastifyRequest {
     auth: UserAuth | null;
@@ -41,12 +58,12 @@ const REALM = 'Bearer realm="portcullis"';
 
 /** RFC 6750 section 3: no error attribute when no credentials were sent. */
 function challenge(code: ErrorCode): Record<string, string> {
-  if (code === 'TOKEN_MISSING') return { 'www-authenticate': REALM };
+  if (code === 'TOKEN_MISSING' || code === 'V3_AUTH_MISSING_CREDENTIAL') return { 'www-authenticate': REALM };
   return { 'www-authenticate': `${REALM}, error="invalid_token", error_description="${code}"` };
 }
 
-function unauthorized(code: ErrorCode, cause?: unknown): AppError {
-  return new AppError(code, { headers: challenge(code), cause });
+export function unauthorized(code: ErrorCode, cause?: unknown, subject?: ErrorSubject): AppError {
+  return new AppError(code, { headers: challenge(code), cause, ...(subject ? { subject } : {}) });
 }
 
 export function bearerToken(authorization: string | undefined): string | undefined {
@@ -55,40 +72,62 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return match?.[1];
 }
 
+/** Records each step of a decision; `refuse` stops it with the error the real route would throw. */
+export function createTrail<T>() {
+  const checks: AccessCheck[] = [];
+  return {
+    checks,
+    pass(check: string, detail?: string) {
+      checks.push({ check, passed: true, ...(detail ? { detail } : {}) });
+    },
+    refuse(check: string, error: AppError): Evaluation<T> {
+      checks.push({ check, passed: false, code: error.code, detail: error.message });
+      return { checks, error };
+    },
+    allow(principal: T): Evaluation<T> {
+      return { checks, principal };
+    },
+  };
+}
+
 export default fp(
   async function authenticatePlugin(app: FastifyInstance, options: { clock: Clock }) {
     const { clock } = options;
+    const evaluate = async (authorization: string | undefined): Promise<Evaluation<UserAuth>> => {
+      const trail = createTrail<UserAuth>();
+      if (!authorization) return trail.refuse('token present', unauthorized('TOKEN_MISSING'));
+      const token = bearerToken(authorization);
+      if (!token) return trail.refuse('token present', unauthorized('TOKEN_INVALID'));
+      trail.pass('token present');
+      let claims: AccessClaims;
+      try {
+        claims = app.accessTokens.verify(token);
+      } catch (error) {
+        return trail.refuse('token valid (signature, algorithm, issuer, audience, expiry)', unauthorized((error as AppError).code ?? 'TOKEN_INVALID', error));
+      }
+      trail.pass('token valid (signature, algorithm, issuer, audience, expiry)', `user ${claims.sub}, session ${claims.sid}`);
+      const subject = { userId: claims.sub, sessionId: claims.sid };
+      const state = await app.sessions.getAccessState(claims.sub, claims.sid);
+      if (!state || clock.now() >= state.expiresAt) return trail.refuse('session alive', unauthorized('SESSION_EXPIRED', undefined, subject));
+      if (state.status === 'revoked') return trail.refuse('session alive', unauthorized('SESSION_REVOKED', undefined, subject));
+      if (state.status === 'disabled') return trail.refuse('account enabled', new AppError('ACCOUNT_DISABLED', { subject }));
+      trail.pass('session alive');
+      trail.pass('account enabled');
+      if (state.role !== claims.role) return trail.refuse('token role current', unauthorized('TOKEN_STALE', undefined, subject));
+      trail.pass('token role current', state.role);
+      return trail.allow({ userId: claims.sub, sessionId: claims.sid, role: state.role, email: state.email, name: state.name, claims });
+    };
     const userAccess: UserAccessGuard = {
+      evaluate,
       async check(authorization) {
-        if (!authorization) throw unauthorized('TOKEN_MISSING');
-        const token = bearerToken(authorization);
-        if (!token) throw unauthorized('TOKEN_INVALID');
-        let claims: AccessClaims;
-        try {
-          claims = app.accessTokens.verify(token);
-        } catch (error) {
-          throw unauthorized((error as AppError).code ?? 'TOKEN_INVALID', error);
-        }
-        const state = await app.sessions.getAccessState(claims.sub, claims.sid);
-        if (!state || clock.now() >= state.expiresAt) throw unauthorized('SESSION_EXPIRED');
-        if (state.status === 'disabled') throw new AppError('ACCOUNT_DISABLED');
-        if (state.status === 'revoked') throw unauthorized('SESSION_REVOKED');
-        if (state.role !== claims.role) throw unauthorized('TOKEN_STALE');
-        return { userId: claims.sub, sessionId: claims.sid, role: state.role, email: state.email, name: state.name, claims };
+        const result = await evaluate(authorization);
+        if (result.error) throw result.error;
+        return result.principal!;
       },
     };
 
     app.decorateRequest('auth', null);
     app.decorate('userAccess', userAccess);
-    app.decorate('authenticate', async function authenticate(request: FastifyRequest, _reply: FastifyReply) {
-      request.auth = await userAccess.check(request.headers.authorization);
-    });
-    app.decorate('requireRole', (...roles: UserRole[]) =>
-      async function requireRole(request: FastifyRequest, _reply: FastifyReply) {
-        if (!request.auth) throw unauthorized('TOKEN_MISSING');
-        if (!roles.includes(request.auth.role)) throw new AppError('ROLE_REQUIRED');
-      },
-    );
   },
   { name: 'authenticate', dependencies: ['access-token', 'sessions'] },
 );

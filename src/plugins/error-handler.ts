@@ -8,6 +8,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { AppError, type ErrorCode, type FieldProblem, isAppError } from '../errors.js';
 import { DEPENDENCY_RETRY_AFTER_SECONDS, isDependencyUnavailable } from '../lib/dependency-errors.js';
+import { denialEvent } from './auth-events.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
@@ -50,13 +51,21 @@ export function toAppError(error: unknown): AppError {
 }
 
 /** Logs a failure at the level it deserves and applies its headers; returns the AppError to render. */
-export function prepareErrorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): AppError {
-  const appError = toAppError(error);
+export function prepareErrorReply(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  /** A wire format's own codes (the V3 envelope's), applied before headers and the auth event. */
+  translate: (error: AppError) => AppError = (same) => same,
+): AppError {
+  const appError = translate(toAppError(error));
   if (appError.code === 'SERVICE_UNAVAILABLE') request.log.warn({ err: appError.cause ?? error }, 'dependency unavailable');
   else if (appError.statusCode >= 500) request.log.error({ err: appError.cause ?? error }, 'request failed');
   else request.log.info({ code: appError.code, statusCode: appError.statusCode }, 'request rejected');
   if (appError.headers) reply.headers(appError.headers);
   reply.code(appError.statusCode);
+  // Every 401 and 403 is an auth event support can look up later (the writer folds floods).
+  if (appError.statusCode === 401 || appError.statusCode === 403) request.server.authEvents?.record(denialEvent(appError, request));
   return appError;
 }
 

@@ -31,7 +31,7 @@ import type { AppRepository } from './app-repository.js';
 import type { AuditRepository } from './audit-repository.js';
 import type { CatalogRepository } from './catalog-repository.js';
 import { Envelope, ListEnvelope, success, successList, v3Errors } from './envelope.js';
-import { actorOf, type createV3Guard } from './guard.js';
+import { actorOf } from './guard.js';
 import {
   presentApp,
   presentAppOrganization,
@@ -72,17 +72,17 @@ export interface AppAdminRouteOptions {
   apps: AppRepository;
   catalog: CatalogRepository;
   auditLogs: AuditRepository;
-  guard: ReturnType<typeof createV3Guard>;
 }
 
-const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (app, { service, apps, catalog, auditLogs, guard }) => {
-  const read = guard.requireAdmin(ADMIN_PERMISSIONS.read);
-  const write = guard.requireAdmin(ADMIN_PERMISSIONS.write);
-  const audit = guard.requireAdmin(ADMIN_PERMISSIONS.audit);
+const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (app, { service, apps, catalog, auditLogs }) => {
+  const admin = (permission: string) => ({ access: { principal: 'admin' as const, permission } });
+  const read = admin(ADMIN_PERMISSIONS.read);
+  const write = admin(ADMIN_PERMISSIONS.write);
+  const audit = admin(ADMIN_PERMISSIONS.audit);
   const errors = v3Errors(400, 401, 403, 404, 409, 413, 415);
 
   app.post(ADMIN_ROUTES.apps, {
-    onRequest: write,
+    config: write,
     schema: { tags, security, body: CreateAppBodySchema, response: { 201: Envelope(CreatedAppSchema), ...errors } },
   }, async (request, reply) => {
     const created = await service.create(request.body, actorOf(request));
@@ -91,7 +91,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.get(ADMIN_ROUTES.apps, {
-    onRequest: read,
+    config: read,
     schema: { tags, security, querystring: ListAppsQuerySchema, response: { 200: ListEnvelope(AppSummarySchema), ...errors } },
   }, async (request) => {
     const { rows, total } = await apps.list({ status: request.query.status, q: request.query.q, ...offsetOf(request.query) });
@@ -99,7 +99,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.get(ADMIN_ROUTES.app, {
-    onRequest: read,
+    config: read,
     schema: { tags, security, params: AppParamsSchema, response: { 200: Envelope(AppDetailSchema), ...errors } },
   }, async (request) => {
     const detail = await service.get(request.params.app_id);
@@ -112,12 +112,12 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.patch(ADMIN_ROUTES.app, {
-    onRequest: write,
+    config: write,
     schema: { tags, security, params: AppParamsSchema, body: PatchAppBodySchema, response: { 200: Envelope(AppSummarySchema), ...errors } },
   }, async (request) => success(request, presentApp(await service.update(request.params.app_id, request.body, actorOf(request)))));
 
   app.post(ADMIN_ROUTES.rotateSecret, {
-    onRequest: write,
+    config: write,
     schema: { tags, security, params: AppParamsSchema, body: RotateSecretBodySchema, response: { 200: Envelope(RotatedSecretSchema), ...errors } },
   }, async (request, reply) => {
     const rotated = await service.rotateSecret(request.params.app_id, request.body ?? {}, actorOf(request));
@@ -135,13 +135,13 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
     [ADMIN_ROUTES.revoke, service.revoke],
   ] as const) {
     app.post(url, {
-      onRequest: write,
+      config: write,
       schema: { tags, security, params: AppParamsSchema, body: ReasonBodySchema, response: { 200: Envelope(AppSummarySchema), ...errors } },
     }, async (request) => success(request, presentApp(await change(request.params.app_id, actorOf(request), request.body?.reason))));
   }
 
   app.put(ADMIN_ROUTES.permissions, {
-    onRequest: write,
+    config: write,
     schema: { tags, security, params: AppParamsSchema, body: ReplacePermissionsBodySchema, response: { 200: Envelope(AppPermissionsDataSchema), ...errors } },
   }, async (request) => {
     const granted = await service.replacePermissions(request.params.app_id, request.body.permissions, actorOf(request));
@@ -149,7 +149,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.put(ADMIN_ROUTES.organizations, {
-    onRequest: write,
+    config: write,
     schema: { tags, security, params: AppParamsSchema, body: ReplaceOrganizationsBodySchema, response: { 200: Envelope(AppOrganizationsDataSchema), ...errors } },
   }, async (request) => {
     const result = await service.replaceOrganizations(request.params.app_id, request.body, actorOf(request));
@@ -161,7 +161,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.get(ADMIN_ROUTES.auditLogs, {
-    onRequest: audit,
+    config: audit,
     schema: { tags, security, params: AppParamsSchema, querystring: AuditLogQuerySchema, response: { 200: ListEnvelope(AuditLogSchema), ...errors } },
   }, async (request) => {
     await service.get(request.params.app_id);
@@ -177,7 +177,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.get(ADMIN_ROUTES.permissionCatalog, {
-    onRequest: read,
+    config: read,
     schema: { tags, security, querystring: PermissionCatalogQuerySchema, response: { 200: ListEnvelope(PermissionCatalogItemSchema), ...errors } },
   }, async (request) => {
     const { rows, total } = await catalog.listPermissions({ moduleCode: request.query.module_code, q: request.query.q, ...offsetOf(request.query) });
@@ -185,7 +185,7 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
   });
 
   app.get(ADMIN_ROUTES.organizationCatalog, {
-    onRequest: read,
+    config: read,
     schema: { tags, security, querystring: OrganizationQuerySchema, response: { 200: ListEnvelope(OrganizationItemSchema), ...errors } },
   }, async (request) => {
     const { rows, total } = await catalog.listOrganizations({ q: request.query.q, ...offsetOf(request.query) });

@@ -4,6 +4,7 @@
  * the app's row, so snapshots are written in commit order.
  */
 import { and, asc, count, desc, eq, ilike, inArray, or, type SQL } from 'drizzle-orm';
+import { loadAppSnapshot } from '../../db/app-snapshot.js';
 import { type Db, PG_UNIQUE_VIOLATION, pgErrorCode } from '../../db/client.js';
 import {
   appOrganizations,
@@ -18,9 +19,6 @@ import {
 } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import type { AppSnapshot } from '../../redis/app-token-store.js';
-
-/** Retired secrets kept in a snapshot beyond the usable ones: enough to name an old secret as expired rather than unknown. */
-const SNAPSHOT_RETIRED_SECRET_LIMIT = 3;
 
 export interface NewApp {
   id: string;
@@ -164,30 +162,7 @@ export function createAppRepository(db: Db) {
     },
 
     /** What the token store needs to issue and validate tokens for this app; null for an unknown id. */
-    async loadSnapshot(id: string, tx: Db = db): Promise<AppSnapshot | null> {
-      const [app] = await tx.select().from(apps).where(eq(apps.id, id));
-      if (!app) return null;
-      const [orgs, perms, secrets] = await Promise.all([organizationsOf(app, tx), permissionsOf(id, tx), secretsOf(id, tx)]);
-      return {
-        id: app.id,
-        code: app.appCode,
-        name: app.appName,
-        status: app.status,
-        clientId: app.clientId,
-        // Every usable secret (however many rotations are in grace), then a few retired ones.
-        secrets: [
-          ...secrets.filter((secret) => secret.status === 'ACTIVE' || secret.status === 'GRACE'),
-          ...secrets.filter((secret) => secret.status === 'EXPIRED' || secret.status === 'REVOKED').slice(0, SNAPSHOT_RETIRED_SECRET_LIMIT),
-        ].map((secret) => ({
-          version: secret.version,
-          digest: secret.secretHash,
-          status: secret.status,
-          graceUntil: secret.graceUntil?.getTime() ?? null,
-        })),
-        permissions: perms.map((permission) => permission.permissionCode),
-        organizations: orgs.map((org) => ({ id: org.id, code: org.code, isDefault: org.isDefault })),
-      };
-    },
+    loadSnapshot: (id: string, tx: Db = db): Promise<AppSnapshot | null> => loadAppSnapshot(tx, id),
   };
 }
 

@@ -72,9 +72,14 @@ const V3_EQUIVALENT: Partial<Record<ErrorCode, ErrorCode>> = {
 export function toV3Error(error: AppError): AppError {
   const code = V3_EQUIVALENT[error.code];
   if (!code) return error;
+  // The challenge names the same code as the body.
+  const headers = error.headers
+    ? Object.fromEntries(Object.entries(error.headers).map(([name, value]) => [name, name === 'www-authenticate' ? value.replace(`error_description="${error.code}"`, `error_description="${code}"`) : value]))
+    : undefined;
   return new AppError(code, {
     ...(error.details ? { details: error.details } : {}),
-    ...(error.headers ? { headers: error.headers } : {}),
+    ...(headers ? { headers } : {}),
+    ...(error.subject ? { subject: error.subject } : {}),
     cause: error,
   });
 }
@@ -96,8 +101,7 @@ export const V3_PREFIX = '/api/v3/';
 /** Installs V3 error and not-found rendering on an encapsulated instance (the /api/v3 scope). */
 export function useV3Envelope(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const appError = toV3Error(prepareErrorReply(error, request, reply));
-    reply.code(appError.statusCode);
+    const appError = prepareErrorReply(error, request, reply, toV3Error);
     return reply.send(renderV3Error(appError, request));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -8,7 +8,6 @@ import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import appAdminRoutes from './admin-routes.js';
 import { useV3Envelope } from './envelope.js';
-import { createV3Guard } from './guard.js';
 import appAuthRoutes from './routes.js';
 import { createAppAuthServices } from './services.js';
 
@@ -22,16 +21,15 @@ export default async function appAuthModule(app: FastifyInstance, options: { con
     audit: app.audit,
     failureThrottle: app.failureThrottle,
     keys: app.keys,
+    restoreSnapshot: app.appAccess.restoreSnapshot,
   });
-  const guard = createV3Guard({ tokens: services.tokens, userAccess: app.userAccess, routePermissions: app.routePermissions });
 
   await app.register(
     async (v3) => {
       useV3Envelope(v3);
-      v3.decorateRequest('v3Principal', null);
       await v3.register(formBody, { bodyLimit: config.BODY_LIMIT_BYTES });
-      await v3.register(appAuthRoutes, { rateLimit: config.rateLimits.token, tokens: services.tokens, apps: services.apps, guard });
-      await v3.register(appAdminRoutes, { service: services.admin, apps: services.apps, catalog: services.catalog, auditLogs: services.auditLogs, guard });
+      await v3.register(appAuthRoutes, { rateLimit: config.rateLimits.token, tokens: services.tokens, apps: services.apps });
+      await v3.register(appAdminRoutes, { service: services.admin, apps: services.apps, catalog: services.catalog, auditLogs: services.auditLogs });
     },
     { prefix: '/api/v3/auth' },
   );

@@ -1,7 +1,7 @@
 /** /api/v3/auth: token issuance and revocation, and what an app token can see of itself. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Envelope, success, v3Errors } from './envelope.js';
-import { actorOf, appOf, type createV3Guard } from './guard.js';
+import { actorOf, appOf } from './guard.js';
 import {
   MeDataSchema,
   MeOrganizationsDataSchema,
@@ -26,18 +26,18 @@ export const ROUTES = {
 
 const tags = ['api-v3'];
 const security = [{ bearerAuth: [] }];
+const APP_ONLY = { access: { principal: 'app' } } as const;
 
 export interface AppAuthRouteOptions {
   rateLimit: RateLimitRule;
   tokens: AppTokenService;
   apps: AppRepository;
-  guard: ReturnType<typeof createV3Guard>;
 }
 
 const organizationRefs = (orgs: { id: string; code: string; isDefault: boolean }[]) =>
   orgs.map((org) => ({ organization_id: org.id, organization_code: org.code, is_default: org.isDefault }));
 
-const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app, { rateLimit, tokens, apps, guard }) => {
+const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app, { rateLimit, tokens, apps }) => {
   app.post(ROUTES.token, {
     // preHandler, so the allowlist can see the body's client_id.
     config: { rateLimit: { ...rateLimit, hook: 'preHandler' } },
@@ -63,7 +63,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.post(ROUTES.revoke, {
-    onRequest: guard.requireApp,
+    config: APP_ONLY,
     schema: { tags, security, body: RevokeBodySchema, response: { 200: Envelope(RevokeDataSchema), ...v3Errors(400, 401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -72,7 +72,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.me, {
-    onRequest: guard.requireApp,
+    config: APP_ONLY,
     schema: { tags, security, response: { 200: Envelope(MeDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -90,7 +90,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.mePermissions, {
-    onRequest: guard.requireApp,
+    config: APP_ONLY,
     schema: { tags, security, response: { 200: Envelope(MePermissionsDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);
@@ -101,7 +101,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.get(ROUTES.meOrganizations, {
-    onRequest: guard.requireApp,
+    config: APP_ONLY,
     schema: { tags, security, response: { 200: Envelope(MeOrganizationsDataSchema), ...v3Errors(401, 403) } },
   }, async (request) => {
     const auth = appOf(request);

@@ -4,7 +4,7 @@ import type { AuditLog } from '../../db/audit-writer.js';
 import type { Db } from '../../db/client.js';
 import { createAppCredentialCodec } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
-import type { AppTokenStore } from '../../redis/app-token-store.js';
+import type { AppSnapshot, AppTokenStore } from '../../redis/app-token-store.js';
 import type { FailureThrottleStore } from '../../redis/failure-throttle-store.js';
 import type { Keys } from '../../redis/keys.js';
 import { createCredentialThrottle } from '../../lib/credential-throttle.js';
@@ -22,8 +22,9 @@ export function createAppAuthServices(deps: {
   audit: AuditLog;
   failureThrottle: FailureThrottleStore;
   keys: Keys;
+  restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
 }) {
-  const { config, clock, db, store, audit, failureThrottle, keys } = deps;
+  const { config, clock, db, store, audit, failureThrottle, keys, restoreSnapshot } = deps;
   // Client credentials share the login brute-force settings, counted per client_id.
   const throttle = createCredentialThrottle({
     store: failureThrottle,
@@ -44,7 +45,7 @@ export function createAppAuthServices(deps: {
     apps,
     catalog,
     auditLogs: createAuditRepository(db),
-    tokens: createAppTokenService({ config, clock, store, apps, codec, audit, throttle }),
+    tokens: createAppTokenService({ config, clock, store, codec, audit, throttle, restoreSnapshot }),
     admin: createAppAdminService({ config, clock, apps, catalog, store, codec, audit }),
   };
 }

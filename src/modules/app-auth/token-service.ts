@@ -1,37 +1,22 @@
 /**
- * API V3 access tokens: issuance (client credentials), validation and revocation. These are the
- * hot paths: each is one token-store round trip and never queries Postgres, except to rebuild an
- * app's snapshot the store has lost (a cold path, then cached again).
+ * API V3 access tokens: issuance (client credentials) and revocation. Issuance is a hot path: one
+ * token-store round trip for the throttle and one for the issue script, never Postgres, except to
+ * rebuild an app's snapshot the store has lost (a cold path). Validation is src/plugins/app-access.ts.
  *
  * Invariants:
  * - A wrong client_id and a wrong secret fail the same way (V3_AUTH_INVALID_CLIENT).
  * - The secret is checked before the app's status, so only a secret holder learns the status.
- * - A token whose record is gone is reported as expired when its embedded expiry has passed, else
- *   as revoked; anything we did not mint is V3_AUTH_TOKEN_INVALID. Never a 500 or a 403.
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { AppError, type ErrorCode } from '../../errors.js';
-import { type AppCredentialCodec, appIdFromClientId, type ParsedAppToken } from '../../lib/app-credentials.js';
+import { type AppCredentialCodec, appIdFromClientId } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { AuditLog } from '../../plugins/audit.js';
-import type { AppSnapshot, AppTokenRecord, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
-import type { AppRepository } from './app-repository.js';
+import type { AppAuth } from '../../plugins/app-access.js';
+import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
 
-export interface AppAuth {
-  appId: string;
-  appCode: string;
-  appName: string;
-  status: AppSnapshot['status'];
-  tokenId: string;
-  tokenHash: string;
-  organizationId: string;
-  organizationCode: string;
-  permissions: string[];
-  organizations: AppSnapshot['organizations'];
-  expiresAt: number;
-}
 
 export interface RequestContext {
   ip: string;
@@ -55,62 +40,21 @@ const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'no_snapsho
   org_required: 'V3_AUTH_ORG_REQUIRED',
 };
 
-const UNKNOWN_APP_CACHE_MS = 60_000;
-const UNKNOWN_APP_CACHE_SIZE = 10_000;
-
 /** "YYYY-MM-DD HH:MM:SS" in UTC, the seed's datetime format. */
 export const formatV3Datetime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
-/** The access decision for a presented token; throws the AppError that names the reason. */
-export function evaluateAppToken(parsed: ParsedAppToken | null, token: AppTokenRecord | null, app: AppSnapshot | null, now: number): AppAuth {
-  if (!parsed) throw new AppError('V3_AUTH_TOKEN_INVALID');
-  if (!token) throw new AppError(now >= parsed.expiresAt ? 'V3_AUTH_TOKEN_EXPIRED' : 'V3_AUTH_TOKEN_REVOKED');
-  if (now >= token.expiresAt) throw new AppError('V3_AUTH_TOKEN_EXPIRED');
-  if (!app || app.status === 'REVOKED') throw new AppError('V3_AUTH_APP_REVOKED');
-  if (app.status === 'SUSPENDED') throw new AppError('V3_AUTH_APP_SUSPENDED');
-  if (!app.organizations.some((org) => org.id === token.organizationId)) throw new AppError('V3_AUTH_ORG_DENIED');
-  return {
-    appId: app.id,
-    appCode: app.code,
-    appName: app.name,
-    status: app.status,
-    tokenId: token.tokenId,
-    tokenHash: parsed.hash,
-    organizationId: token.organizationId,
-    organizationCode: token.organizationCode,
-    permissions: app.permissions,
-    organizations: app.organizations,
-    expiresAt: token.expiresAt,
-  };
-}
 
 export function createAppTokenService(deps: {
   config: Config;
   clock: Clock;
   store: AppTokenStore;
-  apps: AppRepository;
   codec: AppCredentialCodec;
   audit: AuditLog;
   throttle: CredentialThrottle;
+  /** Rebuilds a snapshot the store has lost (see src/plugins/app-access.ts). */
+  restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
 }) {
-  const { config, clock, store, apps, codec, audit, throttle } = deps;
-
-  // App ids known not to exist, so random client_ids cannot make every request query Postgres.
-  // Ids are random UUIDs chosen at creation, so a real app is never in here.
-  const unknownApps = new Map<string, number>();
-
-  /** Rebuilds a snapshot the store has lost from Postgres; null when the app does not exist. */
-  async function restoreSnapshot(appId: string): Promise<AppSnapshot | null> {
-    const now = clock.now();
-    if ((unknownApps.get(appId) ?? 0) > now) return null;
-    const snapshot = await apps.loadSnapshot(appId);
-    if (snapshot) await store.putSnapshot(snapshot);
-    else {
-      if (unknownApps.size >= UNKNOWN_APP_CACHE_SIZE) unknownApps.clear();
-      unknownApps.set(appId, now + UNKNOWN_APP_CACHE_MS);
-    }
-    return snapshot;
-  }
+  const { config, clock, store, codec, audit, throttle, restoreSnapshot } = deps;
 
   async function issueOnce(input: IssueInput): Promise<IssueResult> {
     const result = await store.issue(input);
@@ -183,15 +127,6 @@ export function createAppTokenService(deps: {
         appCode: result.appCode,
         expiresIn: config.APP_TOKEN_TTL,
       };
-    },
-
-    /** Resolves a bearer app token to its app, or throws the reason it does not work. One store round trip. */
-    async authenticate(token: string): Promise<AppAuth> {
-      const parsed = codec.parseToken(token);
-      if (!parsed) throw new AppError('V3_AUTH_TOKEN_INVALID');
-      const found = await store.lookup(parsed.appId, parsed.hash);
-      const app = found.app ?? (found.token ? await restoreSnapshot(parsed.appId) : null);
-      return evaluateAppToken(parsed, found.token, app, clock.now());
     },
 
     async revoke(auth: AppAuth, reason: string | undefined, context: RequestContext): Promise<{ revoked: boolean; at: number }> {

@@ -11,16 +11,17 @@ export const ADMIN_ROUTES = {
 
 const security = [{ bearerAuth: [] }];
 const tags = ['admin-users'];
+const ADMIN_ONLY = { access: { principal: 'user', roles: ['ADMIN'] } } as const;
 
 const adminUserRoutes: FastifyPluginAsyncTypebox<{ service: AdminUserService }> = async (app, { service }) => {
-  app.addHook('onRequest', app.authenticate);
-  app.addHook('onRequest', app.requireRole('ADMIN'));
 
   app.get(ADMIN_ROUTES.users, {
+    config: ADMIN_ONLY,
     schema: { tags, security, querystring: AdminUserListQuerySchema, response: { 200: AdminUserListSchema, ...errorResponses(400, 401, 403) } },
   }, async (request) => service.list(request.query));
 
   app.patch(ADMIN_ROUTES.user, {
+    config: ADMIN_ONLY,
     schema: {
       tags,
       security,

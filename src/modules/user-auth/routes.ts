@@ -31,6 +31,7 @@ export const ROUTES = {
 } as const;
 
 const bearer = [{ bearerAuth: [] }];
+const USER = { access: { principal: 'user' } } as const;
 const tags = ['user-auth'];
 
 const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
@@ -94,7 +95,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.post(ROUTES.logoutAll, {
-    onRequest: app.authenticate,
+    config: USER,
     schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
   }, async (request, reply) => {
     const revoked = await service.logoutAll(request.auth!);
@@ -103,7 +104,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.get(ROUTES.me, {
-    onRequest: app.authenticate,
+    config: USER,
     schema: { tags, security: bearer, response: { 200: PublicUserSchema, ...errorResponses(401, 403) } },
   }, async (request) => {
     const auth = request.auth!;
@@ -111,12 +112,12 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   });
 
   app.get(ROUTES.sessions, {
-    onRequest: app.authenticate,
+    config: USER,
     schema: { tags, security: bearer, response: { 200: SessionListSchema, ...errorResponses(401, 403) } },
   }, async (request) => ({ sessions: await service.listSessions(request.auth!) }));
 
   app.delete(ROUTES.session, {
-    onRequest: app.authenticate,
+    config: USER,
     schema: { tags, security: bearer, params: SessionParamsSchema, response: { 200: MessageResponseSchema, ...errorResponses(400, 401, 403, 404) } },
   }, async (request) => {
     await service.revokeSession(request.auth!, request.params.id);
