@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { loadAppSnapshot } from '../src/db/app-snapshot.js';
 import { createAuditWriter } from '../src/db/audit-writer.js';
+import { createAuthEventWriter } from '../src/db/auth-event-writer.js';
 import { openDatabase } from '../src/db/client.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import type { AppStatus } from '../src/db/schema.js';
@@ -75,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
     if (snapshot) await store.putSnapshot(snapshot);
     return snapshot;
   };
-  const services = createAppAuthServices({ config, clock: systemClock, db: database.db, store, audit, failureThrottle, keys, restoreSnapshot });
+  const events = createAuthEventWriter({ db: database.db, clock: systemClock, intervalMs: 60_000, floodThreshold: config.AUTH_EVENT_FLOOD_THRESHOLD });
+  const services = createAppAuthServices({ config, clock: systemClock, db: database.db, store, audit, failureThrottle, keys, restoreSnapshot, events });
   const actor = { actor: 'cli' };
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -146,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   } finally {
     await audit.close();
+    await events.close();
     await closeKeyValueBackend(kv);
     await database.close();
   }

@@ -24,11 +24,11 @@ t.test('the attacking address is throttled; the owner elsewhere is not', async (
   t.equal(throttled.headers['retry-after'], '1', 'the first lock is short');
   t.equal((await attempt(app, owner.email, owner.password, '198.51.100.4')).statusCode, 200, 'the owner from elsewhere logs in');
 
-  await app.audit.flush();
+  await app.authEvents.flush();
   const sql = postgres(databaseUrl!, { max: 1 });
   t.teardown(() => sql.end());
-  const [event] = await sql`select actor, ip, details from audit_logs where event_type = 'login.locked'`;
-  t.match(event, { actor: 'system', ip: '203.0.113.9', details: { scope: 'pair', user_id: owner.id } }, 'the lock is recorded');
+  const [event] = await sql`select actor, ip, user_id, reason, details from auth_events where kind = 'login.locked'`;
+  t.match(event, { actor: 'system', ip: '203.0.113.9', user_id: owner.id, reason: 'LOGIN_THROTTLED', details: { scope: 'pair' } }, 'the lock is an auth event');
 });
 
 t.test('unknown emails are throttled the same way (no enumeration through locks)', async (t) => {

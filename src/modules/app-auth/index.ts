@@ -22,6 +22,7 @@ export default async function appAuthModule(app: FastifyInstance, options: { con
     failureThrottle: app.failureThrottle,
     keys: app.keys,
     restoreSnapshot: app.appAccess.restoreSnapshot,
+    events: app.authEvents,
   });
 
   await app.register(

@@ -1,6 +1,7 @@
 /** Wires the app-auth repositories and services; shared by the HTTP module and the operator CLI. */
 import type { Config } from '../../config.js';
 import type { AuditLog } from '../../db/audit-writer.js';
+import type { AuthEventLog } from '../../db/auth-event-writer.js';
 import type { Db } from '../../db/client.js';
 import { createAppCredentialCodec } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
@@ -23,8 +24,9 @@ export function createAppAuthServices(deps: {
   failureThrottle: FailureThrottleStore;
   keys: Keys;
   restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
+  events: AuthEventLog;
 }) {
-  const { config, clock, db, store, audit, failureThrottle, keys, restoreSnapshot } = deps;
+  const { config, clock, db, store, audit, failureThrottle, keys, restoreSnapshot, events } = deps;
   // Client credentials share the login brute-force settings, counted per client_id.
   const throttle = createCredentialThrottle({
     store: failureThrottle,
@@ -45,7 +47,7 @@ export function createAppAuthServices(deps: {
     apps,
     catalog,
     auditLogs: createAuditRepository(db),
-    tokens: createAppTokenService({ config, clock, store, codec, audit, throttle, restoreSnapshot }),
+    tokens: createAppTokenService({ config, clock, store, codec, audit, throttle, events, restoreSnapshot }),
     admin: createAppAdminService({ config, clock, apps, catalog, store, codec, audit }),
   };
 }

@@ -13,6 +13,7 @@ import { AppError, type ErrorCode } from '../../errors.js';
 import { type AppCredentialCodec, appIdFromClientId } from '../../lib/app-credentials.js';
 import type { Clock } from '../../lib/clock.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
+import type { AuthEventLog } from '../../db/auth-event-writer.js';
 import type { AuditLog } from '../../plugins/audit.js';
 import type { AppAuth } from '../../plugins/app-access.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
@@ -51,10 +52,11 @@ export function createAppTokenService(deps: {
   codec: AppCredentialCodec;
   audit: AuditLog;
   throttle: CredentialThrottle;
+  events: AuthEventLog;
   /** Rebuilds a snapshot the store has lost (see src/plugins/app-access.ts). */
   restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
 }) {
-  const { config, clock, store, codec, audit, throttle, restoreSnapshot } = deps;
+  const { config, clock, store, codec, audit, throttle, events, restoreSnapshot } = deps;
 
   async function issueOnce(input: IssueInput): Promise<IssueResult> {
     const result = await store.issue(input);
@@ -106,6 +108,7 @@ export function createAppTokenService(deps: {
         const after = await throttle.failed(appId, from);
         if (after.locked) {
           audit.record({ appId, eventType: 'client.locked', actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope, retry_after_seconds: after.retryAfterSeconds } });
+          events.record({ kind: 'client.locked', reason: 'V3_AUTH_RATE_LIMITED', appId, actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope } });
         }
       }
       if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId);
@@ -113,6 +116,7 @@ export function createAppTokenService(deps: {
       if (gate.failures > 0) await throttle.succeeded(appId, from);
 
       const { record } = result;
+      events.record({ kind: 'app.token_issued', appId, tokenId: record.tokenId, ip: context.ip, requestId: context.requestId, details: { organization_id: record.organizationId } });
       audit.record({
         appId,
         eventType: 'token.issued',

@@ -29,7 +29,7 @@ const adminUserRoutes: FastifyPluginAsyncTypebox<{ service: AdminUserService }> 
       body: AdminUserPatchSchema,
       response: { 200: AdminUserSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
     },
-  }, async (request) => service.update(request.params.id, request.body));
+  }, async (request) => service.update(request.params.id, request.body, { actorId: request.auth!.userId, ip: request.ip, requestId: request.id }));
 };
 
 export default adminUserRoutes;

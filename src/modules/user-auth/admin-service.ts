@@ -3,6 +3,7 @@
  * and pushed into the user's live sessions inside the same transaction, so it takes effect on
  * the user's next request; if the store cannot be updated, the database change rolls back.
  */
+import type { AuthEventLog } from '../../db/auth-event-writer.js';
 import type { UserRow } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -23,8 +24,15 @@ export function toAdminUser(user: UserRow): AdminUser {
   };
 }
 
-export function createAdminUserService(deps: { users: UserRepository; sessions: SessionStore; clock: Clock }) {
-  const { users, sessions, clock } = deps;
+/** The admin making a change, for the auth events. */
+export interface AdminActor {
+  actorId: string;
+  ip: string;
+  requestId: string;
+}
+
+export function createAdminUserService(deps: { users: UserRepository; sessions: SessionStore; clock: Clock; events: AuthEventLog }) {
+  const { users, sessions, clock, events } = deps;
 
   return {
     async list(query: AdminUserListQuery) {
@@ -36,8 +44,8 @@ export function createAdminUserService(deps: { users: UserRepository; sessions: 
       return { users: rows.map(toAdminUser), page: query.page, perPage: query.perPage, total };
     },
 
-    async update(id: string, patch: AdminUserPatch): Promise<AdminUser> {
-      return users.transaction(async (tx) => {
+    async update(id: string, patch: AdminUserPatch, by: AdminActor): Promise<AdminUser> {
+      const { user, previous } = await users.transaction(async (tx) => {
         await users.lockAdminSet(tx);
         const current = await users.findById(id, tx);
         if (!current) throw new AppError('USER_NOT_FOUND');
@@ -51,8 +59,14 @@ export function createAdminUserService(deps: { users: UserRepository; sessions: 
           ...(patch.name !== undefined && patch.name !== current.name ? { name: patch.name } : {}),
         };
         if (Object.keys(profile).length > 0) await sessions.updateProfileForUser(id, profile);
-        return toAdminUser(updated);
+        return { user: toAdminUser(updated), previous: current };
       });
+      // After commit: what support sees when asked why this user's requests changed.
+      const facts = { userId: id, actor: `user:${by.actorId}`, ip: by.ip, requestId: by.requestId };
+      if (patch.role !== undefined && patch.role !== previous.role) events.record({ kind: 'user.role_changed', ...facts, details: { from: previous.role, to: patch.role } });
+      if (patch.disabled === true && !previous.disabled) events.record({ kind: 'user.disabled', ...facts });
+      if (patch.disabled === false && previous.disabled) events.record({ kind: 'user.enabled', ...facts });
+      return user;
     },
   };
 }

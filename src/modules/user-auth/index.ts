@@ -31,7 +31,7 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     hasher,
     accessTokens: app.accessTokens,
     refreshTokens: createRefreshTokenCodec(Buffer.from(config.JWT_SECRET)),
-    audit: app.audit,
+    events: app.authEvents,
     throttle: createCredentialThrottle({
       store: app.failureThrottle,
       clock,
@@ -46,5 +46,5 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     }),
   });
   await app.register(userAuthRoutes, { prefix: '/api/auth', config, service, cookie: createRefreshCookie(config) });
-  await app.register(adminUserRoutes, { prefix: '/api/admin', service: createAdminUserService({ users, sessions: app.sessions, clock }) });
+  await app.register(adminUserRoutes, { prefix: '/api/admin', service: createAdminUserService({ users, sessions: app.sessions, clock, events: app.authEvents }) });
 }

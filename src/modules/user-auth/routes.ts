@@ -34,7 +34,7 @@ const bearer = [{ bearerAuth: [] }];
 const USER = { access: { principal: 'user' } } as const;
 const tags = ['user-auth'];
 
-const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '' });
+const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '', requestId: request.id });
 
 export interface UserAuthRouteOptions {
   config: Config;
@@ -70,7 +70,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
       schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403, 429) } },
     }, async (request, reply) => {
       try {
-        const { accessToken, refreshToken, refreshMaxAge } = await service.refresh(cookie.read(request));
+        const { accessToken, refreshToken, refreshMaxAge } = await service.refresh(cookie.read(request), clientOf(request));
         cookie.set(reply, refreshToken, refreshMaxAge);
         return { accessToken };
       } catch (error) {
@@ -89,7 +89,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     const bearerAuth = request.headers.authorization
       ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)
       : undefined;
-    await service.logout(cookie.read(request), bearerAuth);
+    await service.logout(cookie.read(request), bearerAuth, clientOf(request));
     cookie.clear(reply);
     return { message: 'Logged out successfully' };
   });
@@ -98,7 +98,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     config: USER,
     schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
   }, async (request, reply) => {
-    const revoked = await service.logoutAll(request.auth!);
+    const revoked = await service.logoutAll(request.auth!, clientOf(request));
     cookie.clear(reply);
     return { message: 'Logged out of every session', revoked };
   });
@@ -120,7 +120,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     config: USER,
     schema: { tags, security: bearer, params: SessionParamsSchema, response: { 200: MessageResponseSchema, ...errorResponses(400, 401, 403, 404) } },
   }, async (request) => {
-    await service.revokeSession(request.auth!, request.params.id);
+    await service.revokeSession(request.auth!, request.params.id, clientOf(request));
     return { message: 'Session revoked' };
   });
 

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { UserRow } from '../../db/schema.js';
-import { AppError } from '../../errors.js';
+import { AppError, type ErrorSubject } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { PasswordHasher } from '../../lib/password-hasher.js';
 import { assertPasswordAcceptable } from '../../lib/password-policy.js';
@@ -18,7 +18,7 @@ import type { RefreshTokenCodec } from '../../lib/refresh-token.js';
 import type { AccessTokenSigner } from '../../plugins/access-token.js';
 import type { UserAuth } from '../../plugins/authenticate.js';
 import type { RotateResult, SessionStore } from '../../redis/session-store.js';
-import type { AuditLog } from '../../db/audit-writer.js';
+import type { AuthEvent, AuthEventLog } from '../../db/auth-event-writer.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
 import type { UserRepository } from './user-repository.js';
@@ -26,9 +26,11 @@ import type { UserRepository } from './user-repository.js';
 export interface ClientInfo {
   ip: string;
   userAgent: string;
+  requestId: string;
 }
 
 export interface IssuedTokens {
+  sessionId: string;
   accessToken: string;
   refreshToken: string;
   /** Seconds the refresh cookie should live. */
@@ -38,7 +40,7 @@ export interface IssuedTokens {
 export interface UserAuthServiceDeps {
   config: Config;
   throttle: CredentialThrottle;
-  audit: AuditLog;
+  events: AuthEventLog;
   clock: Clock;
   users: UserRepository;
   sessions: SessionStore;
@@ -59,17 +61,19 @@ export const toPublicUser = (user: Pick<UserRow, 'id' | 'email' | 'name' | 'role
 
 const throttled = (retryAfterSeconds: number) => new AppError('LOGIN_THROTTLED', { headers: { 'retry-after': String(retryAfterSeconds) } });
 
-const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replayed'>, () => AppError> = {
-  reused: () => new AppError('REFRESH_TOKEN_REUSED'),
-  not_found: () => new AppError('SESSION_EXPIRED'),
-  revoked: () => new AppError('SESSION_REVOKED'),
-  disabled: () => new AppError('ACCOUNT_DISABLED'),
-  session_expired: () => new AppError('SESSION_EXPIRED'),
-  refresh_expired: () => new AppError('REFRESH_TOKEN_EXPIRED'),
+const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replayed'>, (subject: ErrorSubject) => AppError> = {
+  reused: (subject) => new AppError('REFRESH_TOKEN_REUSED', { subject }),
+  not_found: (subject) => new AppError('SESSION_EXPIRED', { subject }),
+  revoked: (subject) => new AppError('SESSION_REVOKED', { subject }),
+  disabled: (subject) => new AppError('ACCOUNT_DISABLED', { subject }),
+  session_expired: (subject) => new AppError('SESSION_EXPIRED', { subject }),
+  refresh_expired: (subject) => new AppError('REFRESH_TOKEN_EXPIRED', { subject }),
 };
 
 export function createUserAuthService(deps: UserAuthServiceDeps) {
-  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, audit } = deps;
+  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, events } = deps;
+  const event = (kind: string, client: ClientInfo, facts: Partial<AuthEvent> = {}) =>
+    events.record({ kind, ip: client.ip, userAgent: client.userAgent.slice(0, 256), requestId: client.requestId, ...facts });
   const ms = (seconds: number) => seconds * 1000;
 
   /** Creates the session in the store and mints its first pair of tokens. */
@@ -94,6 +98,7 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       retainUntil: refreshExpiresAt + ms(config.JWT_ACCESS_TTL),
     });
     return {
+      sessionId,
       accessToken: accessTokens.sign({ userId: user.id, sessionId, role: user.role }, now, expiresAt),
       refreshToken: refresh.token,
       refreshMaxAge: Math.floor((refreshExpiresAt - now) / 1000),
@@ -113,11 +118,13 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       if (role === 'ADMIN' && !config.ADMIN_EMAIL_ALLOWLIST.has(email)) throw new AppError('ADMIN_REGISTRATION_DENIED');
       const passwordHash = await hashNewPassword(input.password);
       // The session is created inside the transaction, so a store failure rolls the account back.
-      return users.transaction(async (tx) => {
+      const result = await users.transaction(async (tx) => {
         const user = await users.insert({ id: randomUUID(), email, name: input.name ?? null, role, passwordHash }, tx);
         const tokens = await startSession(user, client);
         return { ...tokens, user: toPublicUser(user) };
       });
+      event('user.registered', client, { userId: result.user.id, sessionId: result.sessionId, details: { role } });
+      return result;
     },
 
     async login(input: LoginBody, client: ClientInfo): Promise<IssuedTokens & { user: PublicUser }> {
@@ -133,28 +140,30 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       if (!user || !result.ok) {
         const after = await throttle.failed(subject, from);
         if (after.locked) {
-          audit.record({
-            appId: null,
-            eventType: 'login.locked',
+          event('login.locked', client, {
+            reason: 'LOGIN_THROTTLED',
+            userId: user?.id ?? null,
+            email: user ? null : email,
             actor: 'system',
-            ip: client.ip,
-            details: { scope: after.scope, user_id: user?.id ?? null, retry_after_seconds: after.retryAfterSeconds },
+            details: { scope: after.scope, retry_after_seconds: after.retryAfterSeconds },
           });
         }
-        throw new AppError('INVALID_CREDENTIALS');
+        throw new AppError('INVALID_CREDENTIALS', user ? { subject: { userId: user.id } } : {});
       }
       await throttle.succeeded(subject, from);
-      if (user.disabled) throw new AppError('ACCOUNT_DISABLED');
+      if (user.disabled) throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
       const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
       // As in register: the login stamp (and any re-hash) commits only if the session was created.
-      return users.transaction(async (tx) => {
+      const signedIn = await users.transaction(async (tx) => {
         await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
         return { ...(await startSession(user, client)), user: toPublicUser(user) };
       });
+      event('login.succeeded', client, { userId: user.id, sessionId: signedIn.sessionId });
+      return signedIn;
     },
 
     /** Rotates the refresh token; replays the rotation for the predecessor within the grace window. */
-    async refresh(presented: string | undefined): Promise<IssuedTokens> {
+    async refresh(presented: string | undefined, client: ClientInfo): Promise<IssuedTokens> {
       if (!presented) throw new AppError('REFRESH_TOKEN_MISSING');
       const parsed = refreshTokens.parse(presented);
       if (!parsed) throw new AppError('REFRESH_TOKEN_INVALID');
@@ -171,10 +180,13 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         refreshTtlMs: ms(config.JWT_REFRESH_TTL),
         retainMs: ms(config.JWT_ACCESS_TTL),
       });
-      if (result.kind !== 'rotated' && result.kind !== 'replayed') throw REFRESH_FAILURES[result.kind]();
+      const subject = { userId: parsed.userId, sessionId: parsed.sessionId };
+      if (result.kind !== 'rotated' && result.kind !== 'replayed') throw REFRESH_FAILURES[result.kind](subject);
       const refreshToken = result.kind === 'rotated' ? next.token : refreshTokens.unseal(result.sealedSuccessor, presented);
-      if (!refreshToken) throw new AppError('REFRESH_TOKEN_INVALID');
+      if (!refreshToken) throw new AppError('REFRESH_TOKEN_INVALID', { subject });
+      event(result.kind === 'rotated' ? 'session.refreshed' : 'session.refresh_replayed', client, subject);
       return {
+        sessionId: parsed.sessionId,
         accessToken: accessTokens.sign({ userId: parsed.userId, sessionId: parsed.sessionId, role: result.role }, now, result.expiresAt),
         refreshToken,
         refreshMaxAge: Math.max(0, Math.floor((result.refreshExpiresAt - now) / 1000)),
@@ -182,13 +194,19 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
     },
 
     /** Ends the session of the refresh cookie, else of the bearer token; silently does nothing when neither names one. */
-    async logout(presentedRefresh: string | undefined, bearer: { userId: string; sessionId: string } | undefined): Promise<void> {
+    async logout(presentedRefresh: string | undefined, bearer: { userId: string; sessionId: string } | undefined, client: ClientInfo): Promise<void> {
       const parsed = presentedRefresh ? refreshTokens.parse(presentedRefresh) : null;
       const target = parsed ?? bearer;
-      if (target) await sessions.revoke(target.userId, target.sessionId, 'logout');
+      if (target && (await sessions.revoke(target.userId, target.sessionId, 'logout'))) {
+        event('session.logged_out', client, { userId: target.userId, sessionId: target.sessionId });
+      }
     },
 
-    logoutAll: (auth: UserAuth) => sessions.revokeAllForUser(auth.userId, 'logout_all'),
+    async logoutAll(auth: UserAuth, client: ClientInfo): Promise<number> {
+      const revoked = await sessions.revokeAllForUser(auth.userId, 'logout_all');
+      event('sessions.revoked_all', client, { userId: auth.userId, sessionId: auth.sessionId, actor: `user:${auth.userId}`, details: { revoked } });
+      return revoked;
+    },
 
     async listSessions(auth: UserAuth): Promise<SessionView[]> {
       const active = await sessions.listActiveForUser(auth.userId, clock.now());
@@ -203,10 +221,11 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       }));
     },
 
-    async revokeSession(auth: UserAuth, sessionId: string): Promise<void> {
+    async revokeSession(auth: UserAuth, sessionId: string, client: ClientInfo): Promise<void> {
       const session = await sessions.get(auth.userId, sessionId);
       if (!session || session.status !== 'active') throw new AppError('SESSION_NOT_FOUND');
       await sessions.revoke(auth.userId, sessionId, 'user_revoked');
+      event('session.revoked', client, { userId: auth.userId, sessionId, actor: `user:${auth.userId}` });
     },
 
     /** Creates the first admin. The advisory lock makes two concurrent calls create exactly one. */
