@@ -25,8 +25,11 @@ export function configTable(): string {
 }
 
 export function errorTable(): string {
-  const rows = Object.entries(ERRORS).map(([code, spec]) => `| \`${code}\` | ${spec.status} | ${cell(spec.message)} |`);
-  return ['| Code | Status | Message |', '|---|---|---|', ...rows].join('\n');
+  const rows = Object.entries(ERRORS).map(([code, spec]) => {
+    const guide = spec as { meaning?: string; check?: string };
+    return `| \`${code}\` | ${spec.status} | ${cell(spec.message)} | ${cell(guide.meaning ?? '')} | ${cell(guide.check ?? '')} |`;
+  });
+  return ['| Code | Status | What the user sees | What it usually means | What support should check |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 export function envExample(): string {
