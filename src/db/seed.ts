@@ -15,6 +15,7 @@ export const STARTER_PERMISSIONS = [
   permission('auth-admin.apps.read', 'Read registered apps, the permission catalog and organizations'),
   permission('auth-admin.apps.write', 'Register apps, rotate secrets, change status, grants and organizations'),
   permission('auth-admin.audit.read', 'Read the audit trail of apps'),
+  permission('auth-admin.support.read', 'Use the support endpoints: look users and apps up, explain decisions, end sessions'),
   permission('orders.orders.read', 'Read orders'),
   permission('orders.orders.write', 'Create and change orders'),
   permission('inventory.items.read', 'Read inventory items'),

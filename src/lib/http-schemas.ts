@@ -15,15 +15,21 @@ const PRINTABLE = '[^\\u0000-\\u001f\\u007f]';
 export const SafeString = (options: { minLength?: number; maxLength: number; description?: string }) =>
   Type.String({ minLength: 1, ...options, pattern: `^${PRINTABLE}*$` });
 
-/** Surrounding whitespace is tolerated (and trimmed by the service); the address itself must look like one. */
+/**
+ * Surrounding whitespace is tolerated (and trimmed by the service); the address itself must look
+ * like one. No control or invisible format characters (zero-width spaces, bidi overrides) and no
+ * trailing dot: each would otherwise make a look-alike of an existing address.
+ */
+const EMAIL_CHAR = '[^\\s@.\\p{Cc}\\p{Cf}]';
 export const EmailSchema = Type.String({
   minLength: 3,
   maxLength: 320,
-  pattern: '^\\s*[^\\s@\\u0000-\\u001f\\u007f]{1,64}@[^\\s@\\u0000-\\u001f\\u007f]+\\.[^\\s@\\u0000-\\u001f\\u007f]+\\s*$',
+  pattern: `^\\s*(?:${EMAIL_CHAR}|\\.){1,64}@${EMAIL_CHAR}+(?:\\.${EMAIL_CHAR}+)+\\s*$`,
   description: 'Email address; trimmed and lower-cased before use.',
 });
 
-export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256 });
+/** Any printable characters and spaces (NIST SP 800-63B), but no control characters. */
+export const PasswordSchema = Type.String({ minLength: 1, maxLength: 256, pattern: `^${PRINTABLE}*$` });
 
 export const NameSchema = SafeString({ maxLength: 200 });
 

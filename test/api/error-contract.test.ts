@@ -152,7 +152,7 @@ const NASTY: Row[] = [
   ['boolean password', L, '{"email":"a@example.test","password":true}', 'VALIDATION_ERROR'],
   ['unicode email, unknown account', L, JSON.stringify({ email: 'üser@exämple.test', password: 'pässwörd-ñ' }), 'INVALID_CREDENTIALS'],
   ['emoji email, short password', R, JSON.stringify({ email: '😀@example.test', password: 'short' }), 'PASSWORD_TOO_SHORT'],
-  ['bidi and zero-width characters', L, JSON.stringify({ email: '\u202eadmin\u200b@example.test', password: 'x' }), 'INVALID_CREDENTIALS'],
+  ['bidi and zero-width characters', L, JSON.stringify({ email: '\u202eadmin\u200b@example.test', password: 'x' }), 'VALIDATION_ERROR'],
   ['lone surrogate in email', L, '{"email":"a\\ud800b@example.test","password":"x"}', 'INVALID_CREDENTIALS'],
   ['quote in email (SQL-ish)', L, JSON.stringify({ email: "admin'--@example.test", password: "' or '1'='1" }), 'INVALID_CREDENTIALS'],
   ['__proto__ key', R, `{"__proto__":{"role":"ADMIN"},"email":"${uniqueEmail()}","password":${pw()}}`, 'INVALID_JSON'],
