@@ -14,6 +14,7 @@ import { createValidatorCompiler } from './lib/validation.js';
 import { renderV3Error, toV3Error, V3_PREFIX } from './modules/app-auth/envelope.js';
 import appAuthModule from './modules/app-auth/index.js';
 import healthModule from './modules/health/index.js';
+import supportModule from './modules/support/index.js';
 import userAuthModule from './modules/user-auth/index.js';
 import accessPlugin from './plugins/access.js';
 import accessTokenPlugin from './plugins/access-token.js';
@@ -107,6 +108,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(healthModule);
   await app.register(userAuthModule, { config, clock });
   await app.register(appAuthModule, { config, clock });
+  await app.register(supportModule, { clock });
 
   await app.ready();
   return app;

@@ -4,7 +4,8 @@
  * A route states what it needs in `config.access`:
  *   { principal: 'user', roles?: [...] }       a user access token (of one of these roles)
  *   { principal: 'app' }                       an API V3 app token
- *   { principal: 'admin', permission: '...' }  an ADMIN user token, or an app token holding `permission`
+ *   { principal: 'admin', permission: '...' }  an ADMIN user token, or an app token holding `permission` (API V3 codes)
+ *   { principal: 'staff', permission: '...' }  the same, answered with the JSON API's codes (support routes)
  * The onRequest hook below runs `decideAccess` for every such route, before the body is parsed.
  * Support's "explain" runs the same `decideAccess` for a token and a method + path (looking the
  * route's declaration up through the router), so what it reports is what the route would do.
@@ -12,13 +13,37 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { UserRole } from '../db/schema.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorSubject } from '../errors.js';
 import { isAppTokenShaped } from '../lib/app-credentials.js';
 import type { AppAuth } from './app-access.js';
 import { type AccessCheck, bearerToken, createTrail, type Evaluation, unauthorized, type UserAuth } from './authenticate.js';
 
-export type AccessRequirement = { principal: 'user'; roles?: readonly UserRole[] } | { principal: 'app' } | { principal: 'admin'; permission: string };
+export type AccessRequirement =
+  | { principal: 'user'; roles?: readonly UserRole[] }
+  | { principal: 'app' }
+  | { principal: 'admin'; permission: string }
+  | { principal: 'staff'; permission: string };
+
+const usesV3Codes = (requirement: AccessRequirement) => requirement.principal === 'app' || requirement.principal === 'admin';
+
+/**
+ * Whether a user of `role` meets the requirement: the role step of every decision, shared by the
+ * route hook and by support's explain-by-user (which has an account, not a token).
+ */
+export function roleStep(requirement: AccessRequirement, role: UserRole, subject?: ErrorSubject): { check: string; detail?: string; error?: AppError } {
+  if (requirement.principal === 'app') {
+    return { check: 'app token required', error: new AppError('V3_AUTH_PERMISSION_DENIED', { message: 'This route needs an app access token', ...(subject ? { subject } : {}) }) };
+  }
+  const roles = requirement.principal === 'user' ? requirement.roles : ['ADMIN'];
+  if (roles && !roles.includes(role)) {
+    const code = requirement.principal === 'admin' ? 'V3_AUTH_PERMISSION_DENIED' : 'ROLE_REQUIRED';
+    const message = `Needs role ${roles.join(' or ')}; the account is ${role}`;
+    return { check: `role sufficient (needs ${roles.join(' or ')})`, error: new AppError(code, { message, ...(subject ? { subject } : {}) }) };
+  }
+  return { check: 'role sufficient', detail: roles ? `${role} is allowed` : 'any role' };
+}
 
 export type Principal = { kind: 'user'; user: UserAuth } | { kind: 'app'; app: AppAuth };
 
@@ -40,6 +65,7 @@ declare module 'fastify' {
     access: {
       /** The decision for an Authorization header on a route with this requirement (never throws). */
       decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision>;
+      roleStep: typeof roleStep;
       /** The declared requirement and pattern of the route a method and path reach, or null. */
       routeFor(method: string, path: string): { url: string; requirement: AccessRequirement | null } | null;
     };
@@ -48,10 +74,16 @@ declare module 'fastify' {
 
 export default fp(
   async function accessPlugin(app: FastifyInstance) {
-    // Route handlers are unique per route, so the router's answer (a handler) identifies the route.
-    const routes = new Map<unknown, { url: string; requirement: AccessRequirement | null }>();
+    // A second router (Fastify's own, find-my-way) that maps a method and path to a route's
+    // declaration, for explain. It holds only patterns and requirements, no handlers to run.
+    type Declared = { url: string; requirement: AccessRequirement | null };
+    const declarations = FindMyWay();
+    const noop = () => {};
     app.addHook('onRoute', (route) => {
-      routes.set(route.handler, { url: route.url, requirement: (route.config as { access?: AccessRequirement } | undefined)?.access ?? null });
+      const declared: Declared = { url: route.url, requirement: (route.config as { access?: AccessRequirement } | undefined)?.access ?? null };
+      for (const method of [route.method].flat()) {
+        if (!declarations.hasRoute(method as HTTPMethod, route.url)) declarations.on(method as HTTPMethod, route.url, noop, declared);
+      }
     });
 
     const lift = <T>(evaluation: Evaluation<T>, wrap: (principal: T) => Principal): AccessDecision =>
@@ -72,7 +104,7 @@ export default fp(
     }
 
     async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision> {
-      const decision = await identify(authorization, requirement.principal !== 'user');
+      const decision = await identify(authorization, usesV3Codes(requirement));
       if (!decision.allowed) return decision;
       const principal = decision.principal!;
       const { checks } = decision;
@@ -83,23 +115,18 @@ export default fp(
       const pass = (check: string, detail?: string) => checks.push({ check, passed: true, ...(detail ? { detail } : {}) });
 
       if (principal.kind === 'user') {
-        const role = principal.user.role;
-        const subject = { userId: principal.user.userId, sessionId: principal.user.sessionId };
-        if (requirement.principal === 'app') return refuse('app token required', new AppError('V3_AUTH_PERMISSION_DENIED', { message: 'This route needs an app access token', subject }));
-        const roles = requirement.principal === 'admin' ? ['ADMIN'] : requirement.roles;
-        if (roles && !roles.includes(role)) {
-          const code = requirement.principal === 'admin' ? 'V3_AUTH_PERMISSION_DENIED' : 'ROLE_REQUIRED';
-          return refuse(`role sufficient (needs ${roles.join(' or ')})`, new AppError(code, { message: `Needs role ${roles.join(' or ')}; the account is ${role}`, subject }));
-        }
-        pass('role sufficient', roles ? `${role} is allowed` : 'any role');
+        const step = roleStep(requirement, principal.user.role, { userId: principal.user.userId, sessionId: principal.user.sessionId });
+        if (step.error) return refuse(step.check, step.error);
+        pass(step.check, step.detail);
         return { allowed: true, checks, principal };
       }
 
       const subject = { appId: principal.app.appId, tokenId: principal.app.tokenId };
       if (requirement.principal === 'user') return refuse('user token required', new AppError('TOKEN_INVALID', { message: 'This route needs a user access token', subject }));
-      if (requirement.principal === 'admin') {
+      if (requirement.principal === 'admin' || requirement.principal === 'staff') {
         if (!principal.app.permissions.includes(requirement.permission)) {
-          return refuse(`permission granted (${requirement.permission})`, new AppError('V3_AUTH_PERMISSION_DENIED', { message: `Permission ${requirement.permission} required`, subject }));
+          const code = requirement.principal === 'admin' ? 'V3_AUTH_PERMISSION_DENIED' : 'PERMISSION_REQUIRED';
+          return refuse(`permission granted (${requirement.permission})`, new AppError(code, { message: `Permission ${requirement.permission} required`, subject }));
         }
         pass(`permission granted (${requirement.permission})`);
       }
@@ -115,9 +142,10 @@ export default fp(
     app.decorateRequest('principal', null);
     app.decorate('access', {
       decide,
+      roleStep,
       routeFor(method: string, path: string) {
-        const found = app.findRoute({ method: method.toUpperCase() as 'GET', url: path });
-        return found ? (routes.get(found.handler) ?? null) : null;
+        const found = declarations.find(method.toUpperCase() as HTTPMethod, path);
+        return found ? (found.store as Declared) : null;
       },
     });
 
