@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FailureThrottleStore, ThrottleRule, ThrottleState } from '../redis/failure-throttle-store.js';
+import type { Config } from '../config.js';
 import type { Clock } from './clock.js';
 
 export interface CredentialThrottleSettings {
@@ -29,6 +30,17 @@ export interface ThrottleDecision {
 }
 
 const PAIR_BASE_LOCK_MS = 1000;
+
+/** The LOGIN_* settings (they govern passwords and client secrets alike). */
+export function throttleSettings(config: Pick<Config, 'LOGIN_THROTTLE_AFTER' | 'LOGIN_THROTTLE_MAX_SECONDS' | 'LOGIN_LOCK_AFTER' | 'LOGIN_LOCK_SECONDS' | 'LOGIN_FAILURE_WINDOW'>): CredentialThrottleSettings {
+  return {
+    pairLockAfter: config.LOGIN_THROTTLE_AFTER,
+    pairMaxLockMs: config.LOGIN_THROTTLE_MAX_SECONDS * 1000,
+    subjectLockAfter: config.LOGIN_LOCK_AFTER,
+    subjectLockMs: config.LOGIN_LOCK_SECONDS * 1000,
+    windowMs: config.LOGIN_FAILURE_WINDOW * 1000,
+  };
+}
 
 /** Short digest for key names: keeps emails and addresses out of Redis and bounds key length. */
 export const digestForKey = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);

@@ -8,7 +8,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { AppSnapshot, AppTokenStore } from '../../redis/app-token-store.js';
 import type { FailureThrottleStore } from '../../redis/failure-throttle-store.js';
 import type { Keys } from '../../redis/keys.js';
-import { createCredentialThrottle } from '../../lib/credential-throttle.js';
+import { createCredentialThrottle, throttleSettings } from '../../lib/credential-throttle.js';
 import { createAppAdminService } from './admin-service.js';
 import { createAppRepository } from './app-repository.js';
 import { createAuditRepository } from './audit-repository.js';
@@ -31,13 +31,7 @@ export function createAppAuthServices(deps: {
   const throttle = createCredentialThrottle({
     store: failureThrottle,
     clock,
-    settings: {
-      pairLockAfter: config.LOGIN_THROTTLE_AFTER,
-      pairMaxLockMs: config.LOGIN_THROTTLE_MAX_SECONDS * 1000,
-      subjectLockAfter: config.LOGIN_LOCK_AFTER,
-      subjectLockMs: config.LOGIN_LOCK_SECONDS * 1000,
-      windowMs: config.LOGIN_FAILURE_WINDOW * 1000,
-    },
+    settings: throttleSettings(config),
     keys: (appId, ip) => ({ pair: keys.clientFailuresFrom(appId, ip), subject: keys.clientFailures(appId) }),
   });
   const apps = createAppRepository(db);

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import { createCredentialThrottle } from '../../lib/credential-throttle.js';
+import { createCredentialThrottle, throttleSettings } from '../../lib/credential-throttle.js';
 import { createPasswordHasher } from '../../lib/password-hasher.js';
 import { createRefreshTokenCodec } from '../../lib/refresh-token.js';
 import adminUserRoutes from './admin-routes.js';
@@ -35,13 +35,7 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     throttle: createCredentialThrottle({
       store: app.failureThrottle,
       clock,
-      settings: {
-        pairLockAfter: config.LOGIN_THROTTLE_AFTER,
-        pairMaxLockMs: config.LOGIN_THROTTLE_MAX_SECONDS * 1000,
-        subjectLockAfter: config.LOGIN_LOCK_AFTER,
-        subjectLockMs: config.LOGIN_LOCK_SECONDS * 1000,
-        windowMs: config.LOGIN_FAILURE_WINDOW * 1000,
-      },
+      settings: throttleSettings(config),
       keys: (subject, ip) => ({ pair: app.keys.loginFailuresFrom(subject, ip), subject: app.keys.loginFailures(subject) }),
     }),
   });
