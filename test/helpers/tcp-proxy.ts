@@ -1,15 +1,22 @@
-/** A TCP proxy a test can cut: while blocked it drops live connections and refuses new ones. */
+/**
+ * A TCP proxy a test can cut: while blocked it drops live connections and refuses new ones; while
+ * stalled it keeps connections open and holds every byte back until unblocked, as a network
+ * blackhole does (TCP retransmits what was lost once the path heals).
+ */
 import { createServer, type Socket, connect } from 'node:net';
 
 export interface TcpProxy {
   port: number;
   block(): void;
+  stall(): void;
   unblock(): void;
   close(): Promise<void>;
 }
 
 export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let blocked = false;
+  let stalled = false;
+  let held: [Socket, Buffer][] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     if (blocked) {
@@ -22,7 +29,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => {});
     }
-    client.pipe(upstream).pipe(client);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk) => {
+        if (stalled) held.push([to, chunk]);
+        else to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -33,8 +46,14 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       blocked = true;
       for (const socket of sockets) socket.destroy();
     },
+    stall() {
+      stalled = true;
+    },
     unblock() {
       blocked = false;
+      stalled = false;
+      for (const [to, chunk] of held) if (!to.destroyed) to.write(chunk);
+      held = [];
     },
     close() {
       for (const socket of sockets) socket.destroy();
