@@ -274,3 +274,41 @@ export class AppError extends Error {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/** Where the API V3 envelope and its codes apply (also for router-level errors, which reach no scope). */
+export const V3_PREFIX = '/api/v3/';
+
+/** Shared codes (user guard, Fastify) and the V3 code that says the same thing. */
+const V3_EQUIVALENT: Partial<Record<ErrorCode, ErrorCode>> = {
+  VALIDATION_ERROR: 'V3_AUTH_VALIDATION_ERROR',
+  INVALID_JSON: 'V3_AUTH_VALIDATION_ERROR',
+  PAYLOAD_TOO_LARGE: 'V3_AUTH_PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'V3_AUTH_UNSUPPORTED_MEDIA_TYPE',
+  NOT_FOUND: 'V3_AUTH_NOT_FOUND',
+  RATE_LIMITED: 'V3_AUTH_RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'V3_AUTH_UNAVAILABLE',
+  TOKEN_MISSING: 'V3_AUTH_MISSING_CREDENTIAL',
+  TOKEN_INVALID: 'V3_AUTH_TOKEN_INVALID',
+  TOKEN_EXPIRED: 'V3_AUTH_TOKEN_EXPIRED',
+  SESSION_EXPIRED: 'V3_AUTH_TOKEN_EXPIRED',
+  SESSION_REVOKED: 'V3_AUTH_TOKEN_REVOKED',
+  TOKEN_STALE: 'V3_AUTH_TOKEN_REVOKED',
+  ROLE_REQUIRED: 'V3_AUTH_PERMISSION_DENIED',
+  ACCOUNT_DISABLED: 'V3_AUTH_PERMISSION_DENIED',
+};
+
+export function toV3Error(error: AppError): AppError {
+  const code = V3_EQUIVALENT[error.code];
+  if (!code) return error;
+  // The challenge names the same code as the body.
+  const headers = error.headers
+    ? Object.fromEntries(Object.entries(error.headers).map(([name, value]) => [name, name === 'www-authenticate' ? value.replace(`error_description="${error.code}"`, `error_description="${code}"`) : value]))
+    : undefined;
+  return new AppError(code, {
+    ...(error.details ? { details: error.details } : {}),
+    ...(headers ? { headers } : {}),
+    ...(error.subject ? { subject: error.subject } : {}),
+    cause: error,
+  });
+}
+

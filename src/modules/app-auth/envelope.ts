@@ -6,7 +6,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { AppError, type ErrorCode, ERRORS } from '../../errors.js';
+import { AppError, ERRORS, toV3Error } from '../../errors.js';
+
+export { toV3Error, V3_PREFIX } from '../../errors.js';
 import { FieldProblemSchema } from '../../lib/http-schemas.js';
 import { prepareErrorReply } from '../../plugins/error-handler.js';
 
@@ -50,40 +52,6 @@ export function successList<T>(request: FastifyRequest, data: T[], page: { page:
   return { status: 'success' as const, data, meta: { ...meta(request), page: page.page, per_page: page.perPage, total: page.total } };
 }
 
-/** Shared codes (user guard, Fastify) and the V3 code that says the same thing. */
-const V3_EQUIVALENT: Partial<Record<ErrorCode, ErrorCode>> = {
-  VALIDATION_ERROR: 'V3_AUTH_VALIDATION_ERROR',
-  INVALID_JSON: 'V3_AUTH_VALIDATION_ERROR',
-  PAYLOAD_TOO_LARGE: 'V3_AUTH_PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA_TYPE: 'V3_AUTH_UNSUPPORTED_MEDIA_TYPE',
-  NOT_FOUND: 'V3_AUTH_NOT_FOUND',
-  RATE_LIMITED: 'V3_AUTH_RATE_LIMITED',
-  SERVICE_UNAVAILABLE: 'V3_AUTH_UNAVAILABLE',
-  TOKEN_MISSING: 'V3_AUTH_MISSING_CREDENTIAL',
-  TOKEN_INVALID: 'V3_AUTH_TOKEN_INVALID',
-  TOKEN_EXPIRED: 'V3_AUTH_TOKEN_EXPIRED',
-  SESSION_EXPIRED: 'V3_AUTH_TOKEN_EXPIRED',
-  SESSION_REVOKED: 'V3_AUTH_TOKEN_REVOKED',
-  TOKEN_STALE: 'V3_AUTH_TOKEN_REVOKED',
-  ROLE_REQUIRED: 'V3_AUTH_PERMISSION_DENIED',
-  ACCOUNT_DISABLED: 'V3_AUTH_PERMISSION_DENIED',
-};
-
-export function toV3Error(error: AppError): AppError {
-  const code = V3_EQUIVALENT[error.code];
-  if (!code) return error;
-  // The challenge names the same code as the body.
-  const headers = error.headers
-    ? Object.fromEntries(Object.entries(error.headers).map(([name, value]) => [name, name === 'www-authenticate' ? value.replace(`error_description="${error.code}"`, `error_description="${code}"`) : value]))
-    : undefined;
-  return new AppError(code, {
-    ...(error.details ? { details: error.details } : {}),
-    ...(headers ? { headers } : {}),
-    ...(error.subject ? { subject: error.subject } : {}),
-    cause: error,
-  });
-}
-
 /** The V3 error body for an AppError (mapped onto its V3 code). */
 export function renderV3Error(error: AppError, request: FastifyRequest) {
   const appError = toV3Error(error);
@@ -94,9 +62,6 @@ export function renderV3Error(error: AppError, request: FastifyRequest) {
     meta: meta(request),
   };
 }
-
-/** Where the V3 envelope applies (also for router-level errors, which reach no scope). */
-export const V3_PREFIX = '/api/v3/';
 
 /** Installs V3 error and not-found rendering on an encapsulated instance (the /api/v3 scope). */
 export function useV3Envelope(app: FastifyInstance): void {

@@ -78,7 +78,7 @@ export function createAppTokenService(deps: {
           requestId: context.requestId,
           details: { reason: code },
         });
-        return new AppError(code);
+        return new AppError(code, forApp ? { subject: { appId: forApp } } : {});
       };
       if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null);
 

@@ -5,7 +5,7 @@
  */
 import type { AuthEventLog } from '../../db/auth-event-writer.js';
 import type { AuthEventRow } from '../../db/schema.js';
-import { AppError, type ErrorCode, ERRORS } from '../../errors.js';
+import { AppError, type ErrorCode, ERRORS, toV3Error, V3_PREFIX } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import type { AccessDecision, AccessRequirement } from '../../plugins/access.js';
 import type { AccessCheck } from '../../plugins/authenticate.js';
@@ -64,15 +64,20 @@ export function createSupportService(deps: {
 }) {
   const { access, repository, sessions, appTokens, events, db, clock } = deps;
 
-  const verdict = (route: string | null, requirement: AccessRequirement | null, checks: AccessCheck[], error?: AppError) => ({
-    decision: error ? ('DENY' as const) : ('ALLOW' as const),
-    status: error ? error.statusCode : 200,
-    code: error?.code ?? null,
-    meaning: meaningOf(error?.code),
-    route,
-    requirement: describe(requirement),
-    checks,
-  });
+  const verdict = (route: string | null, requirement: AccessRequirement | null, checks: AccessCheck[], refusal?: AppError) => {
+    // API V3 routes answer with their own codes: explain says what the route would say.
+    const error = refusal && route?.startsWith(V3_PREFIX) ? toV3Error(refusal) : refusal;
+    const v3Checks = route?.startsWith(V3_PREFIX) ? checks.map((c) => (c.code ? { ...c, code: toV3Error(new AppError(c.code)).code } : c)) : checks;
+    return {
+      decision: error ? ('DENY' as const) : ('ALLOW' as const),
+      status: error ? error.statusCode : 200,
+      code: error?.code ?? null,
+      meaning: meaningOf(error?.code),
+      route,
+      requirement: describe(requirement),
+      checks: v3Checks,
+    };
+  };
 
   async function userReport(by: { id?: string; email?: string }) {
     const user = await repository.findUser(by);
@@ -107,7 +112,10 @@ export function createSupportService(deps: {
     async explain(body: ExplainBody) {
       const path = body.path.split('?')[0]!;
       const route = access.routeFor(body.method, path);
-      if (!route) return { ...verdict(null, null, [{ check: 'route exists', passed: false, code: 'NOT_FOUND' }], new AppError('NOT_FOUND')), requirement: 'no such route' };
+      if (!route) {
+        const notFound = path.startsWith(V3_PREFIX) ? new AppError('V3_AUTH_NOT_FOUND') : new AppError('NOT_FOUND');
+        return { ...verdict(null, null, [{ check: 'route exists', passed: false, code: notFound.code }], notFound), requirement: 'no such route' };
+      }
       if (!route.requirement) return verdict(route.url, null, [{ check: 'route is public', passed: true }]);
       const requirement = route.requirement;
 
