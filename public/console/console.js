@@ -163,8 +163,9 @@ $('#explain-form').addEventListener('submit', async (event) => {
 
 $('#revoke').addEventListener('click', async () => {
   const result = await api('POST', `/api/support/users/${currentUser.id}/revoke-sessions`);
-  $('#revoke-result').textContent = result.status === 200 ? `Ended ${result.data.revoked} session(s).` : `Failed (${result.data?.code ?? result.status}).`;
+  // Reload the report first (it clears the old message), then say what happened.
   await lookup(currentUser.email);
+  $('#revoke-result').textContent = result.status === 200 ? `Ended ${result.data.revoked} session(s).` : `Failed (${result.data?.code ?? result.status}).`;
 });
 
 // On load: a refresh cookie means we are still logged in.

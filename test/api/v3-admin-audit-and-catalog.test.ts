@@ -262,7 +262,7 @@ t.test('GET /permissions', async (t) => {
     const orders = expectList(t, await list({ module_code: 'orders' }));
     t.strictSame(orders.data.map((item) => item.permission_code), all.filter((row) => row.module_code === 'orders').map((row) => row.permission_code));
     t.equal(orders.meta.total, 2);
-    t.equal(expectList(t, await list({ module_code: 'auth-admin' })).meta.total, 3);
+    t.equal(expectList(t, await list({ module_code: 'auth-admin' })).meta.total, all.filter((row) => row.module_code === 'auth-admin').length);
     t.equal(expectList(t, await list({ module_code: 'ORDERS' })).meta.total, 0, 'the module filter is exact');
     t.equal(expectList(t, await list({ module_code: 'nope' })).meta.total, 0);
   });
