@@ -13,6 +13,7 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { createValidatorCompiler } from './lib/validation.js';
 import { renderV3Error, toV3Error, V3_PREFIX } from './modules/app-auth/envelope.js';
 import appAuthModule from './modules/app-auth/index.js';
+import gatewayModule from './modules/gateway/index.js';
 import healthModule from './modules/health/index.js';
 import supportModule from './modules/support/index.js';
 import userAuthModule from './modules/user-auth/index.js';
@@ -109,6 +110,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(userAuthModule, { config, clock });
   await app.register(appAuthModule, { config, clock });
   await app.register(supportModule, { clock });
+  await app.register(gatewayModule);
 
   await app.ready();
   return app;

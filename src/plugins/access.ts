@@ -6,6 +6,7 @@
  *   { principal: 'app' }                       an API V3 app token
  *   { principal: 'admin', permission: '...' }  an ADMIN user token, or an app token holding `permission` (API V3 codes)
  *   { principal: 'staff', permission: '...' }  the same, answered with the JSON API's codes (support routes)
+ *   { principal: 'any' }                      any valid user or app token
  * The onRequest hook below runs `decideAccess` for every such route, before the body is parsed.
  * Support's "explain" runs the same `decideAccess` for a token and a method + path (looking the
  * route's declaration up through the router), so what it reports is what the route would do.
@@ -24,7 +25,9 @@ export type AccessRequirement =
   | { principal: 'user'; roles?: readonly UserRole[] }
   | { principal: 'app' }
   | { principal: 'admin'; permission: string }
-  | { principal: 'staff'; permission: string };
+  | { principal: 'staff'; permission: string }
+  /** Any valid user or app token (forward-auth applies its own requirements afterwards). */
+  | { principal: 'any' };
 
 const usesV3Codes = (requirement: AccessRequirement) => requirement.principal === 'app' || requirement.principal === 'admin';
 
@@ -33,6 +36,7 @@ const usesV3Codes = (requirement: AccessRequirement) => requirement.principal ==
  * route hook and by support's explain-by-user (which has an account, not a token).
  */
 export function roleStep(requirement: AccessRequirement, role: UserRole, subject?: ErrorSubject): { check: string; detail?: string; error?: AppError } {
+  if (requirement.principal === 'any') return { check: 'any role', detail: role };
   if (requirement.principal === 'app') {
     return { check: 'app token required', error: new AppError('V3_AUTH_PERMISSION_DENIED', { message: 'This route needs an app access token', ...(subject ? { subject } : {}) }) };
   }
@@ -122,6 +126,7 @@ export default fp(
       }
 
       const subject = { appId: principal.app.appId, tokenId: principal.app.tokenId };
+      if (requirement.principal === 'any') return { allowed: true, checks, principal };
       if (requirement.principal === 'user') return refuse('user token required', new AppError('TOKEN_INVALID', { message: 'This route needs a user access token', subject }));
       if (requirement.principal === 'admin' || requirement.principal === 'staff') {
         if (!principal.app.permissions.includes(requirement.permission)) {

@@ -7,6 +7,7 @@
 import { eq } from 'drizzle-orm';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { type RoutePermissionRow, routePermissions } from '../db/schema.js';
 
 declare module 'fastify' {
@@ -20,6 +21,8 @@ const REFRESH_MS = 30_000;
 export interface RoutePermissionCache {
   /** Permission codes required for this method and route pattern (empty when unrestricted). */
   requiredFor(method: string, routePattern: string): readonly string[];
+  /** The same for a concrete path (forward-auth: X-Forwarded-Uri), matched against the patterns. */
+  requiredForPath(method: string, path: string): readonly string[];
   reload(): Promise<void>;
   close(): void;
 }
@@ -32,6 +35,7 @@ export async function createRoutePermissionCache(options: {
   log: FastifyBaseLogger;
 }): Promise<RoutePermissionCache> {
   let table = new Map<string, string[]>();
+  let router = FindMyWay({ ignoreTrailingSlash: true });
   const keyOf = (method: string, pattern: string) => `${method.toUpperCase()} ${pattern}`;
 
   async function reload(): Promise<void> {
@@ -40,7 +44,17 @@ export async function createRoutePermissionCache(options: {
       const key = keyOf(row.method, row.routePattern);
       next.set(key, [...(next.get(key) ?? []), row.permissionCode]);
     }
+    const nextRouter = FindMyWay({ ignoreTrailingSlash: true });
+    for (const [key, codes] of next) {
+      const [method, pattern] = key.split(' ', 2) as [string, string];
+      try {
+        nextRouter.on(method as HTTPMethod, pattern, () => {}, codes);
+      } catch (error) {
+        options.log.warn({ err: error, method, pattern }, 'route permission pattern ignored');
+      }
+    }
     table = next;
+    router = nextRouter;
   }
 
   await reload();
@@ -51,6 +65,7 @@ export async function createRoutePermissionCache(options: {
 
   return {
     requiredFor: (method, pattern) => table.get(keyOf(method, pattern)) ?? NONE,
+    requiredForPath: (method, path) => (router.find(method.toUpperCase() as HTTPMethod, path)?.store as string[] | undefined) ?? NONE,
     reload,
     close: () => clearInterval(timer),
   };

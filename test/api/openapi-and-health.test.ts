@@ -29,6 +29,7 @@ const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/api/auth/logout', body: null, statuses: [200, 403], bearer: false },
   { method: 'post', path: '/api/auth/logout-all', body: null, statuses: [200, 401, 403], bearer: true },
   { method: 'get', path: '/api/auth/me', body: null, statuses: [200, 401, 403], bearer: true },
+  { method: 'get', path: '/api/auth/check', body: null, statuses: [200, 400, 401, 403], bearer: true },
   { method: 'get', path: '/api/auth/sessions', body: null, statuses: [200, 401, 403], bearer: true },
   { method: 'delete', path: `/api/auth/sessions/${ID}`, body: null, statuses: [200, 400, 401, 403, 404], bearer: true },
   { method: 'post', path: '/api/auth/bootstrap', body: { properties: ['email', 'name', 'password'], required: ['email', 'name', 'password'] }, statuses: [201, 400, 409, 413, 415], bearer: false },

@@ -47,6 +47,8 @@ function describe(requirement: AccessRequirement | null): string {
       return requirement.roles ? `a user access token with role ${requirement.roles.join(' or ')}` : 'a user access token (any role)';
     case 'app':
       return 'an API V3 app access token';
+    case 'any':
+      return 'any valid user or app token';
     case 'admin':
     case 'staff':
       return `an ADMIN user token, or an app token with ${requirement.permission}`;
