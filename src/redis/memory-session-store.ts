@@ -190,6 +190,17 @@ export function createMemorySessionStore(options: { clock: Clock }): MemorySessi
       return forEachActive(userId, (record) => endSession(record, 'disabled', 'account_disabled'));
     },
 
+    /** Synchronous over the user's records; tombstones keep their retainUntil. */
+    async endDisabledForUser(userId) {
+      let changed = 0;
+      for (const record of liveSessions(userId)?.values() ?? []) {
+        if (record.info.status !== 'disabled') continue;
+        record.info.status = 'revoked';
+        changed++;
+      }
+      return changed;
+    },
+
     /** Synchronous over the user's records; retainUntil unchanged. */
     async updateProfileForUser(userId, changes) {
       return forEachActive(userId, (record) => {

@@ -12,6 +12,7 @@ import {
   ACCESS_FIELDS,
   clip,
   DISABLE_ALL_SCRIPT,
+  END_DISABLED_SCRIPT,
   INFO_FIELDS,
   LIST_SCRIPT,
   MAX_IP_LENGTH,
@@ -71,6 +72,7 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
   const revokeScript = defineScript(client, 'portcullisSessionRevoke', REVOKE_SCRIPT, 1);
   const revokeAllScript = defineScript(client, 'portcullisSessionRevokeAll', REVOKE_ALL_SCRIPT, 1);
   const disableAllScript = defineScript(client, 'portcullisSessionDisableAll', DISABLE_ALL_SCRIPT, 1);
+  const endDisabledScript = defineScript(client, 'portcullisSessionEndDisabled', END_DISABLED_SCRIPT, 1);
   const updateProfileScript = defineScript(client, 'portcullisSessionUpdateProfile', UPDATE_PROFILE_SCRIPT, 1);
   const listScript = defineScript(client, 'portcullisSessionList', LIST_SCRIPT, 1);
 
@@ -160,6 +162,11 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
     },
 
     /** One Lua script over the user's index; expiries unchanged. */
+    /** One Lua script over the user's index; tombstones keep their expiry. */
+    async endDisabledForUser(userId) {
+      return Number(await endDisabledScript(keys.userSessions(userId), keys.session(userId, '')));
+    },
+
     async updateProfileForUser(userId, changes) {
       const nameMode = changes.name === undefined ? 'keep' : changes.name === null ? 'clear' : 'set';
       return Number(

@@ -78,8 +78,8 @@ redis.call('HSET', KEYS[1], 'st', 'revoked', 'rr', ARGV[1])
 redis.call('HDEL', KEYS[1], 'cur', 'prev', 'succ')
 return 1`;
 
-/** Applies `action` (Lua using `key`) to every active session in the index; prunes dropped ids. */
-function forEachActiveSession(action: string): string {
+/** Applies `action` (Lua using `key`) to every session in the index with status `status`; prunes dropped ids. */
+function forEachSessionWithStatus(status: string, action: string): string {
   return `
 local base = ARGV[1]
 local n = 0
@@ -88,13 +88,18 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local st = redis.call('HGET', key, 'st')
   if not st then
     redis.call('ZREM', KEYS[1], id)
-  elseif st == 'active' then
+  elseif st == '${status}' then
     ${action}
     n = n + 1
   end
 end
 return n`;
 }
+
+const forEachActiveSession = (action: string) => forEachSessionWithStatus('active', action);
+
+/** KEYS: index. ARGV: session key base. Turns disabled sessions into revoked ones (reason kept). Returns how many. */
+export const END_DISABLED_SCRIPT = forEachSessionWithStatus('disabled', `redis.call('HSET', key, 'st', 'revoked')`);
 
 /** KEYS: index. ARGV: session key base, reason. Returns how many sessions were revoked. */
 export const REVOKE_ALL_SCRIPT = forEachActiveSession(`redis.call('HSET', key, 'st', 'revoked', 'rr', ARGV[2])

@@ -133,6 +133,12 @@ export interface SessionStore {
   disableAllForUser(userId: string): Promise<number>;
 
   /**
+   * After re-enabling an account: its disabled sessions become revoked (reason account_disabled),
+   * atomically, so they read as ended rather than as a still-disabled account. Returns how many.
+   */
+  endDisabledForUser(userId: string): Promise<number>;
+
+  /**
    * Sets role and/or name on every active session of the user, atomically. A new role makes older
    * access tokens stale. Returns how many sessions changed.
    */

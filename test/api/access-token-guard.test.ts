@@ -166,10 +166,11 @@ t.test('admin changes take effect on the next request', async (t) => {
     assertRejected(t, await login(app, user.email, user.password), 403, 'ACCOUNT_DISABLED');
 
     t.equal((await patchUser(app, admin.accessToken, user.id, { disabled: false })).statusCode, 200);
-    const oldToken = await me(app, user.accessToken);
-    t.not(oldToken.statusCode, 200, 'the old access token stays dead');
-    t.ok(oldToken.statusCode === 401 || oldToken.statusCode === 403, `old token is 401/403 (got ${oldToken.statusCode})`);
-    t.not((await refresh(app, user.refreshToken)).statusCode, 200, 'the old refresh token stays dead');
+    // Regression: old sessions used to keep answering ACCOUNT_DISABLED after re-enabling.
+    assertRejected(t, await me(app, user.accessToken), 401, 'SESSION_REVOKED');
+    const oldRefresh = await refresh(app, user.refreshToken);
+    t.equal(oldRefresh.statusCode, 401, 'the old refresh token stays dead');
+    t.equal(oldRefresh.json().code, 'SESSION_REVOKED');
 
     const again = await login(app, user.email, user.password);
     t.equal(again.statusCode, 200, 'login works again');

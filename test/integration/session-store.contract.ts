@@ -267,6 +267,20 @@ export function sessionStoreContract(t: Test, makeStore: MakeStore): void {
     t.equal(await store.revokeAllForUser(randomUUID(), 'logout_all'), 0, 'unknown user');
   });
 
+  t.test('endDisabledForUser turns disabled sessions into revoked ones, keeping the reason', async (t) => {
+    const store = await storeFor(t);
+    const userId = randomUUID();
+    const [a, b] = [newSession({ userId }), newSession({ userId })];
+    for (const s of [a, b]) await store.create(s);
+    t.equal(await store.disableAllForUser(userId), 2);
+    const fresh = newSession({ userId });
+    await store.create(fresh);
+    t.equal(await store.endDisabledForUser(userId), 2);
+    for (const s of [a, b]) t.match(await store.getAccessState(userId, s.sessionId), { status: 'revoked', revokedReason: 'account_disabled' });
+    t.match(await store.getAccessState(userId, fresh.sessionId), { status: 'active' }, 'a session made after re-enabling is untouched');
+    t.equal(await store.endDisabledForUser(userId), 0, 'nothing left to end');
+  });
+
   t.test('disableAllForUser disables the active sessions only', async (t) => {
     const store = await storeFor(t);
     const userId = randomUUID();

@@ -54,6 +54,7 @@ export function createAdminUserService(deps: { users: UserRepository; sessions: 
 
         const updated = (await users.update(id, patch, new Date(clock.now()), tx))!;
         if (patch.disabled === true && !current.disabled) await sessions.disableAllForUser(id);
+        if (patch.disabled === false && current.disabled) await sessions.endDisabledForUser(id);
         const profile = {
           ...(patch.role !== undefined && patch.role !== current.role ? { role: patch.role } : {}),
           ...(patch.name !== undefined && patch.name !== current.name ? { name: patch.name } : {}),
