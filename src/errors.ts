@@ -210,6 +210,7 @@ export const ERRORS = {
   },
   V3_AUTH_VALIDATION_ERROR: { status: 400, message: 'Request validation failed' },
   V3_AUTH_ORG_REQUIRED: { status: 400, message: 'organization_code or organization_id is required for this app' },
+  V3_AUTH_INVALID_SCOPE: { status: 400, message: 'The requested scope exceeds the permissions granted to the app' },
   V3_AUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, message: 'Unsupported grant_type' },
   V3_AUTH_NOT_FOUND: { status: 404, message: 'Not found' },
   V3_AUTH_CONFLICT: { status: 409, message: 'Conflict with the current state' },

@@ -98,7 +98,8 @@ export default fp(
         tokenHash: parsed.hash,
         organizationId: record.organizationId,
         organizationCode: record.organizationCode,
-        permissions: snapshot.permissions,
+        // A scoped token (OAuth) keeps only the scope's codes that are still granted.
+        permissions: record.scope ? snapshot.permissions.filter((code) => record.scope!.includes(code)) : snapshot.permissions,
         organizations: snapshot.organizations,
         expiresAt: record.expiresAt,
       });

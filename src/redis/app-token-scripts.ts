@@ -33,6 +33,8 @@ interface StoredTokenRecord {
   i: number;
   /** expiresAt (epoch ms) */
   e: number;
+  /** scope: the permission codes the token is limited to (space-separated), when it is */
+  s?: string;
 }
 
 export function encodeTokenRecord(r: AppTokenRecord): string {
@@ -43,6 +45,7 @@ export function encodeTokenRecord(r: AppTokenRecord): string {
     v: r.secretVersion,
     i: r.issuedAt,
     e: r.expiresAt,
+    ...(r.scope ? { s: r.scope.join(' ') } : {}),
   };
   return JSON.stringify(stored);
 }
@@ -50,7 +53,16 @@ export function encodeTokenRecord(r: AppTokenRecord): string {
 /** `appId` comes from the key the record was read under. */
 export function decodeTokenRecord(appId: string, json: string): AppTokenRecord {
   const s = JSON.parse(json) as StoredTokenRecord;
-  return { tokenId: s.t, appId, organizationId: s.o, organizationCode: s.c, secretVersion: s.v, issuedAt: s.i, expiresAt: s.e };
+  return {
+    tokenId: s.t,
+    appId,
+    organizationId: s.o,
+    organizationCode: s.c,
+    secretVersion: s.v,
+    issuedAt: s.i,
+    expiresAt: s.e,
+    ...(s.s ? { scope: s.s.split(' ') } : {}),
+  };
 }
 
 export const encodeSnapshot = (snapshot: AppSnapshot): string => JSON.stringify(snapshot);
@@ -65,8 +77,9 @@ export function assertIssueTimes(input: IssueInput): void {
 
 /**
  * KEYS: snapshot, index, token. ARGV: secretDigest, organizationCode, organizationId (both ''
- * when not given), tokenHash, tokenId, now, expiresAt.
- * Returns {kind} or {'issued', recordJson, appCode}. Decision order: secret, app status, organization.
+ * when not given), tokenHash, tokenId, now, expiresAt, scope (space-separated, '' for none).
+ * Returns {kind} or {'issued', recordJson, appCode}. Decision order: secret, app status,
+ * organization, scope (each code must be granted).
  */
 export const ISSUE_SCRIPT = `
 local raw = redis.call('GET', KEYS[1])
@@ -112,9 +125,20 @@ else
   if not org then return {'org_required'} end
 end
 
+local scope = ARGV[8] or ''
+if scope ~= '' then
+  local granted = {}
+  for _, p in ipairs(app.permissions) do granted[p] = true end
+  for p in string.gmatch(scope, '%S+') do
+    if not granted[p] then return {'invalid_scope'} end
+  end
+end
+
 local record = '{"t":' .. cjson.encode(ARGV[5]) .. ',"o":' .. cjson.encode(org.id) .. ',"c":' .. cjson.encode(org.code)
   .. ',"v":' .. string.format('%.0f', secret.version) .. ',"i":' .. string.format('%.0f', now)
-  .. ',"e":' .. string.format('%.0f', expiresAt) .. '}'
+  .. ',"e":' .. string.format('%.0f', expiresAt)
+if scope ~= '' then record = record .. ',"s":' .. cjson.encode(scope) end
+record = record .. '}'
 redis.call('SET', KEYS[3], record, 'PX', string.format('%.0f', expiresAt - now))
 redis.call('ZADD', KEYS[2], string.format('%.0f', expiresAt), ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now))

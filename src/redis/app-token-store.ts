@@ -57,6 +57,8 @@ export interface AppTokenRecord {
   secretVersion: number;
   issuedAt: number;
   expiresAt: number;
+  /** When the token was issued for a subset of the app's grants (OAuth scope). */
+  scope?: string[];
 }
 
 export interface IssueInput {
@@ -71,6 +73,8 @@ export interface IssueInput {
   now: number;
   /** Epoch ms; the record's TTL is expiresAt - now. */
   expiresAt: number;
+  /** Limit the token to these permission codes; each must be granted to the app (else invalid_scope). */
+  scope?: string[] | undefined;
 }
 
 export type IssueResult =
@@ -87,7 +91,9 @@ export type IssueResult =
   /** The requested organization is not assigned to the app. */
   | { kind: 'org_denied' }
   /** Nothing requested, no default, and not exactly one organization. */
-  | { kind: 'org_required' };
+  | { kind: 'org_required' }
+  /** A requested scope code is not among the app's permissions. Checked last. */
+  | { kind: 'invalid_scope' };
 
 export interface AppTokenStore {
   /** Replaces the app's snapshot (one SET, no expiry). */

@@ -95,6 +95,7 @@ export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppT
     if (app.status !== 'ACTIVE') return { kind: 'app_revoked' };
     const organization = selectOrganization(app, input);
     if (typeof organization === 'string') return { kind: organization };
+    if (input.scope?.some((code) => !app.permissions.includes(code))) return { kind: 'invalid_scope' };
     return { kind: 'ok', organization, secretVersion: secret.version, appCode: app.code };
   }
 
@@ -128,6 +129,7 @@ export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppT
         secretVersion: decision.secretVersion,
         issuedAt: input.now,
         expiresAt: input.expiresAt,
+        ...(input.scope && input.scope.length > 0 ? { scope: input.scope } : {}),
       };
       let tokens = apps.get(input.appId);
       if (!tokens) apps.set(input.appId, (tokens = new Map()));

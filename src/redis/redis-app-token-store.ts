@@ -28,6 +28,7 @@ function parseIssueReply(appId: string, reply: unknown): IssueResult {
     case 'app_revoked':
     case 'org_denied':
     case 'org_required':
+    case 'invalid_scope':
       return { kind };
     default:
       throw new Error(`unexpected issue reply: ${String(kind)}`);
@@ -68,6 +69,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
         input.tokenId,
         input.now,
         input.expiresAt,
+        (input.scope ?? []).join(' '),
       );
       return parseIssueReply(input.appId, reply);
     },

@@ -195,6 +195,21 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     t.strictSame(await store.issue(issueInput(app, { secretDigest: '' })), { kind: 'invalid_client' }, 'an empty digest matches nothing');
   });
 
+  t.test('a scope limits the token to granted codes; an ungranted code is invalid_scope and writes nothing', async (t) => {
+    const store = await storeFor(t);
+    const app = newSnapshot();
+    await store.putSnapshot(app);
+    const scoped = issueInput(app, { scope: ['billing:invoice:read'] });
+    const issued = await store.issue(scoped);
+    t.match(issued, { kind: 'issued', record: { scope: ['billing:invoice:read'] } });
+    t.match(await store.lookup(app.id, scoped.tokenHash), { token: { scope: ['billing:invoice:read'] } }, 'stored with the token');
+    const unscoped = issueInput(app);
+    t.notOk((await store.issue(unscoped) as { record?: { scope?: unknown } }).record?.scope, 'no scope: no limit recorded');
+    const tooWide = issueInput(app, { scope: ['billing:invoice:read', 'admin:everything'] });
+    t.strictSame(await store.issue(tooWide), { kind: 'invalid_scope' });
+    t.strictSame(await store.lookup(app.id, tooWide.tokenHash), { token: null, app }, 'nothing written');
+  });
+
   t.test('suspended and revoked apps refuse the right secret', async (t) => {
     const store = await storeFor(t);
     const suspended = newSnapshot({ status: 'SUSPENDED' });

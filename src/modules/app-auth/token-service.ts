@@ -30,6 +30,8 @@ export interface TokenRequest {
   client_secret?: string | undefined;
   organization_code?: string | undefined;
   organization_id?: string | undefined;
+  /** OAuth scope: permission codes the token is limited to. */
+  scope?: string[] | undefined;
 }
 
 const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'no_snapshot'>, ErrorCode> = {
@@ -39,6 +41,7 @@ const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'no_snapsho
   app_revoked: 'V3_AUTH_APP_REVOKED',
   org_denied: 'V3_AUTH_ORG_DENIED',
   org_required: 'V3_AUTH_ORG_REQUIRED',
+  invalid_scope: 'V3_AUTH_INVALID_SCOPE',
 };
 
 /** "YYYY-MM-DD HH:MM:SS" in UTC, the seed's datetime format. */
@@ -101,6 +104,7 @@ export function createAppTokenService(deps: {
         organizationId: request.organization_id,
         tokenHash: minted.hash,
         tokenId: randomUUID(),
+        scope: request.scope,
         now,
         expiresAt: minted.expiresAt,
       });
