@@ -44,6 +44,9 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET: Type.Optional(
     Type.String({ minLength: 32, description: 'HS256 key for access tokens, at least 32 characters. Unset outside production: a random one per start.' }),
   ),
+  ISSUER: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s]+[^/]$', description: 'Public base URL of this service (OAuth metadata issuer). Unset: taken from each request (honours TRUST_PROXY).' }),
+  ),
   JWT_ISSUER: Type.String({ default: 'portcullis', minLength: 1, description: 'iss of every access token; verified on every request.' }),
   JWT_AUDIENCE: Type.String({ default: 'portcullis', minLength: 1, description: 'aud of every access token; verified on every request.' }),
   JWT_ACCESS_TTL: Duration('15m', 'Access token lifetime (e.g. 900, 15m).'),

@@ -8,6 +8,7 @@ import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import appAdminRoutes from './admin-routes.js';
 import { useV3Envelope } from './envelope.js';
+import oauthRoutes from '../oauth/routes.js';
 import appAuthRoutes from './routes.js';
 import { createAppAuthServices } from './services.js';
 
@@ -34,4 +35,6 @@ export default async function appAuthModule(app: FastifyInstance, options: { con
     },
     { prefix: '/api/v3/auth' },
   );
+  // The same apps and tokens in the standard OAuth 2.0 wire format (its own scope, no envelope).
+  await app.register(oauthRoutes, { config, tokens: services.tokens });
 }
