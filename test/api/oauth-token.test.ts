@@ -65,12 +65,46 @@ t.test('oauth2', async (t) => {
     for (const res of [wrong, both, garbled]) t.strictSame(Object.keys(res.json()).sort(), ['error', 'error_description']);
   });
 
+  t.test('revocation (RFC 7009): own tokens only, 200 for anything else, client authentication required', async (t) => {
+    const issue = async (id: string, secret: string) => (await token(app, { grant_type: 'client_credentials', client_id: id, client_secret: secret })).json().access_token as string;
+    const revoke = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url: '/oauth2/revoke', payload: form(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    const meWith = (bearer: string) => app.inject({ method: 'GET', url: '/api/v3/auth/me', headers: { authorization: `Bearer ${bearer}` } });
+
+    const mine = await issue(client_id, client_secret);
+    const done = await revoke({ token: mine }, { authorization: basic(client_id, client_secret) });
+    t.equal(done.statusCode, 200);
+    t.strictSame(done.json(), {});
+    t.equal((await meWith(mine)).json().error.code, 'V3_AUTH_TOKEN_REVOKED', 'the token is dead');
+    t.equal((await revoke({ token: mine, client_id, client_secret })).statusCode, 200, 'again: still 200');
+    t.equal((await revoke({ token: 'v3at_garbage', client_id, client_secret })).statusCode, 200, 'unknown tokens: 200');
+
+    const other = await app.inject({
+      method: 'POST',
+      url: '/api/v3/auth/apps',
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { app_code: `oauth-other-${Date.now()}`, app_name: 'Other', organizations: ['HQ'], permissions: [] },
+    });
+    const theirs = await issue(other.json().data.client_id, other.json().data.client_secret);
+    t.equal((await revoke({ token: theirs, client_id, client_secret })).statusCode, 200, "another app's token: 200 ...");
+    t.equal((await meWith(theirs)).statusCode, 200, '... and it still works');
+
+    const live = await issue(client_id, client_secret);
+    const refused = await revoke({ token: live, client_id, client_secret: 'pcs_wrong' });
+    t.equal(refused.statusCode, 401);
+    t.equal(refused.json().error, 'invalid_client');
+    t.equal((await revoke({ token: live })).json().error, 'invalid_client', 'no client authentication');
+    t.equal((await revoke({ client_id, client_secret })).json().error, 'invalid_request', 'no token');
+    t.equal((await meWith(live)).statusCode, 200, 'refused revocations change nothing');
+  });
+
   t.test('authorization server metadata', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
     t.equal(res.statusCode, 200);
     t.match(res.json(), {
       issuer: 'http://localhost:80',
       token_endpoint: 'http://localhost:80/oauth2/token',
+      revocation_endpoint: 'http://localhost:80/oauth2/revoke',
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     });

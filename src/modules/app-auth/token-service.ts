@@ -137,6 +137,32 @@ export function createAppTokenService(deps: {
       };
     },
 
+    /**
+     * Client authentication without issuing a token (OAuth revocation): the secret must match a
+     * usable secret of an ACTIVE app. Every failure is V3_AUTH_INVALID_CLIENT, as at issuance.
+     */
+    async authenticateClient(clientId: string | undefined, clientSecret: string | undefined): Promise<AppSnapshot> {
+      const appId = clientId ? appIdFromClientId(clientId) : null;
+      if (!appId || !clientSecret) throw new AppError('V3_AUTH_INVALID_CLIENT');
+      const snapshot = (await store.getSnapshot(appId)) ?? (await restoreSnapshot(appId));
+      const now = clock.now();
+      const secret = snapshot?.secrets.find((candidate) => codec.secretMatches(clientSecret, candidate.digest));
+      const usable = secret && (secret.status === 'ACTIVE' || (secret.status === 'GRACE' && secret.graceUntil !== null && now < secret.graceUntil));
+      if (!snapshot || !usable || snapshot.status !== 'ACTIVE') throw new AppError('V3_AUTH_INVALID_CLIENT', snapshot ? { subject: { appId } } : {});
+      return snapshot;
+    },
+
+    /** RFC 7009: revokes `token` if it is one of this app's; anything else is silently ignored. */
+    async revokeForClient(client: AppSnapshot, token: string, context: RequestContext): Promise<boolean> {
+      const parsed = codec.parseToken(token);
+      if (!parsed || parsed.appId !== client.id) return false;
+      const revoked = await store.revoke(client.id, parsed.hash);
+      if (revoked) {
+        audit.record({ appId: client.id, eventType: 'token.revoked', actor: `app:${client.id}`, ip: context.ip, requestId: context.requestId, details: { via: 'oauth2/revoke' } });
+      }
+      return revoked;
+    },
+
     async revoke(auth: AppAuth, reason: string | undefined, context: RequestContext): Promise<{ revoked: boolean; at: number }> {
       const revoked = await store.revoke(auth.appId, auth.tokenHash);
       audit.record({
