@@ -114,7 +114,7 @@ t.test('API V3 on the embedded backends', async (t: Test) => {
     const created = await createApp(app, admin.accessToken);
     const token = (await tokenFor(t, app, created)).access_token as string;
     assertEnvelopeSuccess(t, await revokeApp(app, admin.accessToken, created.app_id));
-    // evaluateAppToken: the records are deleted, so an unexpired token is reported as revoked (401).
+    // app-access evaluate(): the records are deleted, so an unexpired token is reported as revoked (401).
     assertEnvelopeError(t, await v3Get(app, token, '/me'), 401, 'V3_AUTH_TOKEN_REVOKED');
     const issue = await issueToken(app, credentials(created));
     assertEnvelopeError(t, issue, 403, 'V3_AUTH_APP_REVOKED');

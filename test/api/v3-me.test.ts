@@ -301,7 +301,7 @@ t.test('live tokens follow changes to their app on the next use', async (t) => {
   });
 
   t.test('revoke: the token is gone, so 401 V3_AUTH_TOKEN_REVOKED, for good', async (t) => {
-    // evaluateAppToken: revoking the app deletes its token records, and a well-formed token whose
+    // app-access evaluate(): revoking the app deletes its token records, and a well-formed token whose
     // record is gone before its embedded expiry is reported as revoked (401), not APP_REVOKED.
     const created = await fresh();
     const token = await tokenOf(t, created);

@@ -151,14 +151,15 @@ export function createAppAdminService(deps: {
       const now = clock.now();
       const graceHours = body.grace_hours ?? config.APP_SECRET_GRACE_HOURS;
       const graceUntil = graceHours > 0 ? new Date(now + graceHours * 3_600_000) : null;
-      const version = await changeApp(appId, async (tx, current) => {
+      // Tokens are revoked before the rotation commits: if the store fails, the rotation rolls
+      // back rather than answering an error after the new (shown-once) secret was stored.
+      const { version, revokedTokens } = await changeApp(appId, async (tx, current) => {
         if (current.status === 'REVOKED') throw new AppError('V3_AUTH_CONFLICT', { message: 'App is revoked; its secret cannot be rotated' });
         const next = ((await apps.secretsOf(appId, tx))[0]?.version ?? 0) + 1;
         await apps.retireActiveSecrets(appId, graceUntil, new Date(now), tx);
         await apps.insertSecret({ appId, version: next, secretHash: codec.secretDigest(secret) }, tx);
-        return next;
+        return { version: next, revokedTokens: body.revoke_existing_tokens ? await store.revokeAllForApp(appId) : 0 };
       });
-      const revokedTokens = body.revoke_existing_tokens ? await store.revokeAllForApp(appId) : 0;
       record(actor, appId, 'app.secret_rotated', {
         secret_version: version,
         grace_hours: graceHours,
