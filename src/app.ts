@@ -33,6 +33,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import routePermissionsPlugin from './plugins/route-permissions.js';
 import securityPlugin from './plugins/security.js';
 import sessionsPlugin from './plugins/sessions.js';
+import signingKeysPlugin from './plugins/signing-keys.js';
 import swaggerPlugin from './plugins/swagger.js';
 
 export const SERVICE_VERSION = '0.1.0';
@@ -96,6 +97,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(keyValuePlugin, { config });
   await app.register(rateLimitPlugin, { config });
   await app.register(sessionsPlugin, { clock });
+  await app.register(signingKeysPlugin, { config, clock });
   await app.register(accessTokenPlugin, { config, clock });
   await app.register(authenticatePlugin, { clock });
   await app.register(appTokensPlugin, { clock });

@@ -20,7 +20,8 @@ const RateLimit = (defaultValue: string, description: string) =>
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Enum(['development', 'test', 'production'], {
     default: 'development',
-    description: 'development, test or production. production requires DATABASE_URL, REDIS_URL, JWT_SECRET and APP_SECRET_PEPPER.',
+    description:
+      'development, test or production. production requires DATABASE_URL, REDIS_URL, APP_SECRET_PEPPER and SIGNING_KEY_ENCRYPTION_KEY (JWT_SECRET instead when JWT_ALGORITHM=HS256).',
   }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface to listen on (0.0.0.0 in containers).' }),
   PORT: Int(3000, 0, 65535, 'TCP port to listen on.'),
@@ -41,13 +42,29 @@ export const ConfigSchema = Type.Object({
     pattern: '^[A-Za-z0-9:_.-]{0,48}$',
     description: 'Prefix of every Redis key, so several deployments can share one Redis.',
   }),
+  JWT_ALGORITHM: Type.Enum(['RS256', 'ES256', 'EdDSA', 'HS256'], {
+    default: 'RS256',
+    description:
+      'Signature of user access tokens. RS256, ES256 and EdDSA use keys kept in Postgres and published at /.well-known/jwks.json; HS256 uses JWT_SECRET (single-service setups, nothing published). RS256 is the default because it verifies fastest (see README, "Signing algorithm").',
+  }),
   JWT_SECRET: Type.Optional(
-    Type.String({ minLength: 32, description: 'HS256 key for access tokens, at least 32 characters. Unset outside production: a random one per start.' }),
+    Type.String({ minLength: 32, description: 'HS256 key for access tokens when JWT_ALGORITHM=HS256, at least 32 characters. Unset outside production: a random one per start.' }),
   ),
+  SIGNING_KEY_ENCRYPTION_KEY: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description: 'Secret that encrypts the private signing keys stored in Postgres (AES-256-GCM); required in production unless JWT_ALGORITHM=HS256. Unset outside production: a fixed, public development key.',
+    }),
+  ),
+  SIGNING_KEY_PUBLISH_DELAY: Duration('10m', 'How long a new signing key is published in the JWKS before it signs; must cover JWKS_MAX_AGE plus the 30 s key reload of other instances.'),
+  JWKS_MAX_AGE: Int(300, 0, 86400, 'Cache-Control max-age (seconds) of /.well-known/jwks.json and the OAuth metadata.'),
+  JWT_VERIFY_CACHE_SIZE: Int(10000, 0, 1000000, 'Verified access tokens remembered (fast-jwt cache, until each token\'s exp) so repeat requests skip the signature check; 0 turns it off. The session is checked on every request either way.'),
   ISSUER: Type.Optional(
-    Type.String({ pattern: '^https?://[^\\s]+[^/]$', description: 'Public base URL of this service (OAuth metadata issuer). Unset: taken from each request (honours TRUST_PROXY).' }),
+    Type.String({
+      pattern: '^https?://[^\\s]+[^/]$',
+      description: 'Public base URL of this service: the iss of every token and the OAuth metadata issuer. Set it behind a proxy. Unset: http://HOST:PORT (localhost for a wildcard HOST).',
+    }),
   ),
-  JWT_ISSUER: Type.String({ default: 'portcullis', minLength: 1, description: 'iss of every access token; verified on every request.' }),
   JWT_AUDIENCE: Type.String({ default: 'portcullis', minLength: 1, description: 'aud of every access token; verified on every request.' }),
   JWT_ACCESS_TTL: Duration('15m', 'Access token lifetime (e.g. 900, 15m).'),
   JWT_REFRESH_TTL: Duration('7d', 'Refresh token lifetime; each rotation starts a new one, capped by SESSION_ABSOLUTE_TTL.'),
@@ -105,6 +122,9 @@ export const ConfigSchema = Type.Object({
 type ConfigInput = Static<typeof ConfigSchema>;
 
 const DEVELOPMENT_PEPPER = 'portcullis-development-pepper-not-for-production';
+const DEVELOPMENT_SIGNING_KEY_ENCRYPTION_KEY = 'portcullis-development-signing-key-encryption-not-for-production';
+/** Other instances pick up a new signing key within this many seconds (src/plugins/signing-keys.ts). */
+export const SIGNING_KEY_RELOAD_SECONDS = 30;
 
 export interface Config
   extends Omit<
@@ -120,7 +140,16 @@ export interface Config
     | 'LOGIN_FAILURE_WINDOW'
     | 'RATE_LIMIT_ALLOWLIST'
     | 'CORS_ORIGINS'
+    | 'ISSUER'
+    | 'SIGNING_KEY_ENCRYPTION_KEY'
+    | 'SIGNING_KEY_PUBLISH_DELAY'
   > {
+  /** ISSUER, or this service's own base URL when unset. */
+  ISSUER: string;
+  SIGNING_KEY_ENCRYPTION_KEY: string;
+  /** True when SIGNING_KEY_ENCRYPTION_KEY is the public development default. */
+  signingKeyEncryptionKeyIsDefault: boolean;
+  SIGNING_KEY_PUBLISH_DELAY: number;
   LOGIN_FAILURE_WINDOW: number;
   RATE_LIMIT_ALLOWLIST: string[];
   CORS_ORIGINS: string[];
@@ -175,22 +204,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
   ];
   if (raw.NODE_ENV === 'production') {
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'APP_SECRET_PEPPER'] as const) {
-      if (!raw[key]) problems.push(`${key}: required when NODE_ENV=production`);
+    const signingSecret = (raw.JWT_ALGORITHM ?? 'RS256') === 'HS256' ? 'JWT_SECRET' : 'SIGNING_KEY_ENCRYPTION_KEY';
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'APP_SECRET_PEPPER', signingSecret] as const) {
+      if (!raw[key]) problems.push(`${key}: required when NODE_ENV=production${key === signingSecret ? ` and JWT_ALGORITHM=${String(raw.JWT_ALGORITHM ?? 'RS256')}` : ''}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const input = converted as ConfigInput;
   const isProduction = input.NODE_ENV === 'production';
-  const seconds = (key: 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'LOGIN_FAILURE_WINDOW') => {
+  const seconds = (key: 'JWT_ACCESS_TTL' | 'JWT_REFRESH_TTL' | 'SESSION_ABSOLUTE_TTL' | 'LOGIN_FAILURE_WINDOW' | 'SIGNING_KEY_PUBLISH_DELAY', minimum = 1) => {
     const value = parseDurationSeconds(input[key]) ?? 0;
-    if (value < 1) problems.push(`${key}: must be at least one second`);
+    if (value < minimum) problems.push(`${key}: must be at least ${minimum} second${minimum === 1 ? '' : 's'}`);
     return value;
   };
   const accessTtl = seconds('JWT_ACCESS_TTL');
   const refreshTtl = seconds('JWT_REFRESH_TTL');
   const absoluteTtl = seconds('SESSION_ABSOLUTE_TTL');
   const failureWindow = seconds('LOGIN_FAILURE_WINDOW');
+  // A key must be in every instance's memory and every JWKS cache before any token carries its kid.
+  const publishDelay = seconds('SIGNING_KEY_PUBLISH_DELAY', input.JWKS_MAX_AGE + SIGNING_KEY_RELOAD_SECONDS);
   const rule = (key: 'RATE_LIMIT_DEFAULT' | 'RATE_LIMIT_LOGIN' | 'RATE_LIMIT_REFRESH' | 'RATE_LIMIT_TOKEN'): RateLimitRule => {
     const [max, window] = input[key].split('/') as [string, string];
     const windowSeconds = parseDurationSeconds(window) ?? 0;
@@ -208,7 +240,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     ...input,
     JWT_SECRET: input.JWT_SECRET ?? randomBytes(32).toString('base64url'),
-    jwtSecretGenerated: input.JWT_SECRET === undefined,
+    jwtSecretGenerated: input.JWT_ALGORITHM === 'HS256' && input.JWT_SECRET === undefined,
+    SIGNING_KEY_ENCRYPTION_KEY: input.SIGNING_KEY_ENCRYPTION_KEY ?? DEVELOPMENT_SIGNING_KEY_ENCRYPTION_KEY,
+    signingKeyEncryptionKeyIsDefault: input.SIGNING_KEY_ENCRYPTION_KEY === undefined,
+    SIGNING_KEY_PUBLISH_DELAY: publishDelay,
+    ISSUER: input.ISSUER ?? `http://${['0.0.0.0', '::', ''].includes(input.HOST) ? 'localhost' : input.HOST.includes(':') ? `[${input.HOST}]` : input.HOST}:${input.PORT}`,
     // Outside production a fixed, public pepper keeps stored client secrets valid across restarts.
     APP_SECRET_PEPPER: input.APP_SECRET_PEPPER ?? DEVELOPMENT_PEPPER,
     appSecretPepperIsDefault: input.APP_SECRET_PEPPER === undefined,

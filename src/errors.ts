@@ -128,6 +128,7 @@ export const ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists' },
   ADMIN_EXISTS: { status: 409, message: 'An admin already exists' },
   LAST_ADMIN: { status: 409, message: 'The last active admin cannot be demoted or disabled' },
+  SIGNING_KEYS_SYMMETRIC: { status: 409, message: 'JWT_ALGORITHM is HS256: there is no signing key to rotate; change JWT_SECRET instead' },
 
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },

@@ -17,6 +17,9 @@ async function main(): Promise<void> {
   }
   const app = await buildApp(config);
   if (config.jwtSecretGenerated) app.log.warn('JWT_SECRET is unset: using a random key, so tokens die with this process');
+  if (config.signingKeyEncryptionKeyIsDefault && config.JWT_ALGORITHM !== 'HS256') {
+    app.log.warn('SIGNING_KEY_ENCRYPTION_KEY is unset: private signing keys are sealed with a public development key');
+  }
   await app.listen({ port: config.PORT, host: config.HOST });
   app.log.info(`portcullis ready: database ${app.dbDescription}, token store ${app.kv.description}`);
 

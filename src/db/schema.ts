@@ -213,3 +213,28 @@ export const authEvents = pgTable(
 );
 
 export type AuthEventRow = typeof authEvents.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys of user access tokens (JWT_ALGORITHM RS256, ES256 or EdDSA). A key signs from
+// activates_at until the next key activates, and is published in the JWKS from creation until
+// every token it signed has expired (src/lib/signing-key-schedule.ts). Every instance derives the
+// same schedule from these rows, so instances sharing the database agree on the active key.
+
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    algorithm: text('algorithm').notNull(),
+    /** The public key as a JWK, published as is. */
+    publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+    /** PKCS#8 private key sealed with SIGNING_KEY_ENCRYPTION_KEY (src/lib/signing-key-crypto.ts). */
+    privateKeySealed: text('private_key_sealed').notNull(),
+    activatesAt: timestamp('activates_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Who rotated: "user:<id>", "cli" or "system". */
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [index('signing_keys_activates_idx').on(table.activatesAt)],
+);
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;

@@ -1,17 +1,28 @@
 /**
- * User access tokens: JWTs (typ at+jwt, RFC 9068) signed through @fastify/jwt with one signer and
- * one verifier built at start-up. Verification pins the algorithm, issuer, audience, typ and the
- * claims we rely on; every failure of the JWT library becomes a 401 AppError, never a 500.
+ * User access tokens: JWTs (typ at+jwt, RFC 9068) signed by the active key of the signing-key
+ * ring and verified by the key their kid names. Signers and verifiers are built once per key,
+ * not per request. Verification pins the key's algorithm, the issuer (ISSUER), the audience, typ
+ * and the claims we rely on; every failure becomes a 401 AppError, never a 500.
+ *
+ * fast-jwt is used directly rather than through @fastify/jwt, which holds one key per
+ * registration and builds a new verifier for every call that names another key.
+ *
+ * The verified-token cache (JWT_VERIFY_CACHE_SIZE) is safe here because an entry is keyed by the
+ * whole token, expires with the token's exp, and lives in its key's verifier, which is dropped
+ * when the key retires; and because it replaces only the signature check: the session is still
+ * checked on every request, so logout and revocation take effect at once. Cached claims are
+ * shared between requests, so they are frozen.
  * Decorates `app.accessTokens`.
  */
-import fastifyJwt from '@fastify/jwt';
+import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Clock } from '../lib/clock.js';
 import { USER_ROLES, type UserRole } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
+import type { SigningKey } from './signing-keys.js';
 
 export interface AccessClaims {
   sub: string;
@@ -37,52 +48,90 @@ declare module 'fastify' {
   }
 }
 
-const ACCESS_TOKEN_TYP = 'at+jwt';
+export const ACCESS_TOKEN_TYP = 'at+jwt';
 const MAX_CLOCK_SKEW_MS = 60_000;
+const REQUIRED_CLAIMS = ['sub', 'sid', 'role', 'jti', 'iat', 'exp', 'iss', 'aud'];
+
+type Sign = (payload: Record<string, unknown>) => string;
+type Verify = (token: string) => Record<string, unknown>;
 
 function toAccessClaims(payload: Record<string, unknown>): AccessClaims {
   const { sub, sid, role, jti } = payload;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || !USER_ROLES.includes(role as UserRole)) {
     throw new AppError('TOKEN_INVALID');
   }
-  return payload as unknown as AccessClaims;
+  return Object.isFrozen(payload) ? (payload as unknown as AccessClaims) : (Object.freeze(payload) as unknown as AccessClaims);
+}
+
+/** The kid of a compact JWS's protected header, without verifying anything. */
+function kidOf(token: string): string | undefined {
+  const end = token.indexOf('.');
+  if (end <= 0 || end > 1024) return undefined;
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8')) as { kid?: unknown };
+    return typeof header?.kid === 'string' ? header.kid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export default fp(
   async function accessTokenPlugin(app: FastifyInstance, options: { config: Config; clock: Clock }) {
-    const { config } = options;
-    await app.register(fastifyJwt, {
-      secret: config.JWT_SECRET,
-      sign: { algorithm: 'HS256', iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, header: { alg: 'HS256', typ: ACCESS_TOKEN_TYP } },
-      verify: {
-        algorithms: ['HS256'],
-        allowedIss: config.JWT_ISSUER,
-        allowedAud: config.JWT_AUDIENCE,
-        requiredClaims: ['sub', 'sid', 'role', 'jti', 'iat', 'exp'],
-        checkTyp: ACCESS_TOKEN_TYP,
-      },
-    });
+    const { config, clock } = options;
+    const ring = app.signingKeys;
+    // Keyed by the ring's key objects, so a retired key's verifier (and its cache) goes with it.
+    const signers = new WeakMap<SigningKey, Sign>();
+    const verifiers = new WeakMap<SigningKey, Verify>();
+
+    const signerFor = (key: SigningKey): Sign => {
+      let sign = signers.get(key);
+      if (!sign) {
+        sign = createSigner({ key: key.signingKey!, algorithm: key.algorithm, kid: key.kid, header: { alg: key.algorithm, typ: ACCESS_TOKEN_TYP }, iss: config.ISSUER, aud: config.JWT_AUDIENCE }) as Sign;
+        signers.set(key, sign);
+      }
+      return sign;
+    };
+    const verifierFor = (key: SigningKey): Verify => {
+      let verify = verifiers.get(key);
+      if (!verify) {
+        verify = createVerifier({
+          key: key.verificationKey,
+          algorithms: [key.algorithm],
+          allowedIss: config.ISSUER,
+          allowedAud: config.JWT_AUDIENCE,
+          requiredClaims: REQUIRED_CLAIMS,
+          checkTyp: ACCESS_TOKEN_TYP,
+          cache: config.JWT_VERIFY_CACHE_SIZE > 0 ? config.JWT_VERIFY_CACHE_SIZE : false,
+          cacheTTL: config.JWT_ACCESS_TTL * 1000,
+        }) as Verify;
+        verifiers.set(key, verify);
+      }
+      return verify;
+    };
 
     const signer: AccessTokenSigner = {
       sign({ userId, sessionId, role }, nowMs, notAfterMs) {
         const iat = Math.floor(nowMs / 1000);
         const exp = Math.min(iat + config.JWT_ACCESS_TTL, Math.floor(notAfterMs / 1000));
-        return app.jwt.sign({ sub: userId, sid: sessionId, role, jti: randomUUID(), iat, exp });
+        return signerFor(ring.signingKeyAt(nowMs))({ sub: userId, sid: sessionId, role, jti: randomUUID(), iat, exp });
       },
       verify(token) {
+        const kid = kidOf(token);
+        const key = kid === undefined ? undefined : ring.find(kid, clock.now());
+        if (!key) throw new AppError('TOKEN_INVALID');
         let payload: Record<string, unknown>;
         try {
-          payload = app.jwt.verify<Record<string, unknown>>(token);
+          payload = verifierFor(key)(token);
         } catch (error) {
           const code = (error as { code?: string }).code;
           throw new AppError(code === 'FAST_JWT_EXPIRED' ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID', { cause: error });
         }
         // Only we sign these, so an iat from the future means a forged or mis-clocked token.
-        if (typeof payload.iat === 'number' && payload.iat * 1000 > options.clock.now() + MAX_CLOCK_SKEW_MS) throw new AppError('TOKEN_INVALID');
+        if (typeof payload.iat === 'number' && payload.iat * 1000 > clock.now() + MAX_CLOCK_SKEW_MS) throw new AppError('TOKEN_INVALID');
         return toAccessClaims(payload);
       },
     };
     app.decorate('accessTokens', signer);
   },
-  { name: 'access-token' },
+  { name: 'access-token', dependencies: ['signing-keys'] },
 );

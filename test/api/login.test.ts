@@ -154,7 +154,7 @@ t.test('a malformed stored hash is a failed login (401), not a 500', async (t) =
   t.equal(response.json().code, 'INVALID_CREDENTIALS');
 });
 
-t.test('the access token is an at+jwt HS256 JWT with the expected claims, valid for 900 s', async (t) => {
+t.test('the access token is an at+jwt RS256 JWT with a published kid and the expected claims, valid for 900 s', async (t) => {
   const { app, config } = await buildTestApp(t);
   const user = await registerUser(app, { role: 'PARTNER' });
   const response = await login(app, user.email, user.password);
@@ -162,11 +162,12 @@ t.test('the access token is an at+jwt HS256 JWT with the expected claims, valid 
   t.equal(token.split('.').length, 3);
   const { header, claims } = decodeJwt(token);
   t.equal(header.typ, 'at+jwt');
-  t.equal(header.alg, 'HS256');
+  t.equal(header.alg, 'RS256');
+  t.ok(app.signingKeys.find(header.kid as string, Date.now()), 'kid names a key of the ring');
   for (const claim of ['sub', 'sid', 'role', 'iat', 'exp', 'iss', 'aud', 'jti']) t.ok(claim in claims, `has ${claim}`);
   t.equal(claims.sub, user.id);
   t.equal(claims.role, 'PARTNER');
-  t.equal(claims.iss, config.JWT_ISSUER);
+  t.equal(claims.iss, config.ISSUER);
   t.equal(claims.aud, config.JWT_AUDIENCE);
   t.match(claims.sid, /^[0-9a-f-]{36}$/);
   t.equal((claims.exp as number) - (claims.iat as number), 900);

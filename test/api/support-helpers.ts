@@ -118,7 +118,7 @@ export function expiredAccessToken(config: Config, claims: { sub: string; sid: s
   const now = Math.floor(Date.now() / 1000);
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const header = encode({ alg: 'HS256', typ: 'at+jwt' });
-  const payload = encode({ ...claims, jti: randomUUID(), iat: now - 3600, exp: now - 1800, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE });
+  const payload = encode({ ...claims, jti: randomUUID(), iat: now - 3600, exp: now - 1800, iss: config.ISSUER, aud: config.JWT_AUDIENCE });
   const signature = createHmac('sha256', config.JWT_SECRET).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;
 }

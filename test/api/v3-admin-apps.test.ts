@@ -498,7 +498,7 @@ t.test('authorization matrix of the admin routes', async (t) => {
 
   t.test('an invalid JWT: 401 V3_AUTH_TOKEN_INVALID on every route', async (t) => {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: admin.id, sid: randomUUID(), role: 'ADMIN', jti: randomUUID(), iat: now, exp: now + 600, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE };
+    const claims = { sub: admin.id, sid: randomUUID(), role: 'ADMIN', jti: randomUUID(), iat: now, exp: now + 600, iss: config.ISSUER, aud: config.JWT_AUDIENCE };
     const [header, payload, signature] = admin.accessToken.split('.') as [string, string, string];
     const promoted = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'ADMIN', sub: randomUUID() })).toString('base64url');
     const invalid = {

@@ -30,12 +30,16 @@ export interface TestAppOptions extends AppOverrides {
   embedded?: boolean;
 }
 
+/** Every test database is cloned with a signing key sealed under this (test/helpers/prepare-template.ts). */
+export const TEST_SIGNING_KEY_ENCRYPTION_KEY = 'portcullis-test-signing-key-encryption-key';
+
 export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: randomBytes(32).toString('base64url'),
     APP_SECRET_PEPPER: randomBytes(32).toString('base64url'),
+    SIGNING_KEY_ENCRYPTION_KEY: TEST_SIGNING_KEY_ENCRYPTION_KEY,
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
     // Test files log in hundreds of times from one address; rate-limit tests set their own limits.
