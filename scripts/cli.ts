@@ -9,12 +9,16 @@ import { loadConfig } from '../src/config.js';
 import { loadAppSnapshot } from '../src/db/app-snapshot.js';
 import { createAuditWriter } from '../src/db/audit-writer.js';
 import { createAuthEventWriter } from '../src/db/auth-event-writer.js';
+import { createSigningKeyRepository } from '../src/db/signing-key-repository.js';
 import { openDatabase } from '../src/db/client.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import type { AppStatus } from '../src/db/schema.js';
 import { AppError } from '../src/errors.js';
 import { systemClock } from '../src/lib/clock.js';
+import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from '../src/lib/signing-key-crypto.js';
+import { scheduleAt } from '../src/lib/signing-key-schedule.js';
 import { createAppAuthServices } from '../src/modules/app-auth/services.js';
+import { presentSigningKey } from '../src/modules/signing-keys/presenter.js';
 import { closeKeyValueBackend, openKeyValueBackend } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
 import { createMemoryAppTokenStore } from '../src/redis/memory-app-token-store.js';
@@ -31,6 +35,9 @@ const USAGE = `Usage: npm run cli -- <command> [options]
   apps:suspend <app_id|app_code> [--reason <text>]
   apps:reactivate <app_id|app_code> [--reason <text>]
   apps:revoke <app_id|app_code> [--reason <text>]
+  keys:list
+  keys:rotate [--algorithm RS256|ES256|EdDSA]
+              adds a signing key that signs after SIGNING_KEY_PUBLISH_DELAY
 `;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       'grace-hours': { type: 'string' },
       'revoke-tokens': { type: 'boolean' },
       reason: { type: 'string' },
+      algorithm: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -133,6 +141,21 @@ async function main(argv: string[]): Promise<number> {
         const change = { 'apps:suspend': services.admin.suspend, 'apps:reactivate': services.admin.reactivate, 'apps:revoke': services.admin.revoke }[command];
         const app = await change(await resolveApp(target), actor, values.reason);
         print({ app_id: app.id, app_code: app.appCode, status: app.status });
+        break;
+      }
+      case 'keys:list':
+      case 'keys:rotate': {
+        if (config.JWT_ALGORITHM === 'HS256') throw new AppError('SIGNING_KEYS_SYMMETRIC');
+        const repository = createSigningKeyRepository(database.db, config.SIGNING_KEY_ENCRYPTION_KEY);
+        if (command === 'keys:rotate') {
+          const algorithm = (values.algorithm ?? config.JWT_ALGORITHM) as AsymmetricAlgorithm;
+          if (!ASYMMETRIC_ALGORITHMS.includes(algorithm)) throw new AppError('VALIDATION_ERROR', { message: `--algorithm must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}` });
+          const row = await repository.add({ algorithm, activatesAt: new Date(systemClock.now() + config.SIGNING_KEY_PUBLISH_DELAY * 1000), createdBy: 'cli' });
+          audit.record({ appId: null, eventType: 'signing_key.created', actor: 'cli', details: { kid: row.kid, algorithm, activates_at: row.activatesAt.toISOString() } });
+        }
+        const rows = await repository.list();
+        const described = rows.map((row) => ({ ...row, activatesAt: row.activatesAt.getTime(), createdAt: row.createdAt.getTime() }));
+        print(scheduleAt(described, systemClock.now(), config.JWT_ACCESS_TTL * 1000).map(presentSigningKey));
         break;
       }
       default:

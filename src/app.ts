@@ -15,6 +15,7 @@ import { renderV3Error, toV3Error, V3_PREFIX } from './modules/app-auth/envelope
 import appAuthModule from './modules/app-auth/index.js';
 import gatewayModule from './modules/gateway/index.js';
 import healthModule from './modules/health/index.js';
+import signingKeysModule from './modules/signing-keys/index.js';
 import supportModule from './modules/support/index.js';
 import userAuthModule from './modules/user-auth/index.js';
 import accessPlugin from './plugins/access.js';
@@ -113,6 +114,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(appAuthModule, { config, clock });
   await app.register(supportModule, { clock });
   await app.register(gatewayModule);
+  await app.register(signingKeysModule, { config, clock });
 
   await app.ready();
   return app;

@@ -1,0 +1,2 @@
+/** The signing-keys module: the public JWKS and the admin endpoints over the key ring. */
+export { default } from './routes.js';
