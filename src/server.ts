@@ -1,6 +1,7 @@
 /** The only file that listens and handles signals. */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { SigningKeyUnsealError } from './lib/signing-key-crypto.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await buildApp(config);
+  const app = await buildApp(config).catch((error: unknown) => {
+    if (!(error instanceof SigningKeyUnsealError)) throw error;
+    process.stderr.write(`portcullis: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG: the configuration does not match the database
+  });
   if (config.jwtSecretGenerated) app.log.warn('JWT_SECRET is unset: using a random key, so tokens die with this process');
   if (config.signingKeyEncryptionKeyIsDefault && config.JWT_ALGORITHM !== 'HS256') {
     app.log.warn('SIGNING_KEY_ENCRYPTION_KEY is unset: private signing keys are sealed with a public development key');

@@ -16,7 +16,6 @@ import { withSql } from './v3-helpers.js';
 
 const JWKS = '/.well-known/jwks.json';
 const KEYS = '/api/admin/signing-keys';
-const MINUTE = 60_000;
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;

@@ -32,7 +32,29 @@ t.test('production refuses to start without its servers and secret, naming each'
   const server = startServer({ NODE_ENV: 'production' });
   const code = await server.exited;
   t.equal(code, 78);
-  for (const key of ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'APP_SECRET_PEPPER']) t.match(server.output(), `${key}: required when NODE_ENV=production`);
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'APP_SECRET_PEPPER', 'SIGNING_KEY_ENCRYPTION_KEY']) t.match(server.output(), `${key}: required when NODE_ENV=production`);
+  t.notMatch(server.output(), 'JWT_SECRET', 'asymmetric signing (the default) needs no JWT_SECRET');
+});
+
+t.test('production with JWT_ALGORITHM=HS256 asks for JWT_SECRET instead of the key-encryption key', async (t) => {
+  const server = startServer({ NODE_ENV: 'production', JWT_ALGORITHM: 'HS256' });
+  t.equal(await server.exited, 78);
+  t.match(server.output(), 'JWT_SECRET: required when NODE_ENV=production and JWT_ALGORITHM=HS256');
+  t.notMatch(server.output(), 'SIGNING_KEY_ENCRYPTION_KEY');
+});
+
+t.test('a SIGNING_KEY_ENCRYPTION_KEY that does not open the stored keys stops start-up with 78, naming it', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-pglite-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = startServer({ PORT: '0', PGLITE_DATA_DIR: dataDir, LOG_LEVEL: 'info', SIGNING_KEY_ENCRYPTION_KEY: 'the-first-key-encryption-key-0123456789' });
+  t.teardown(() => first.child.kill('SIGKILL'));
+  await first.waitFor(/portcullis ready/);
+  first.child.kill('SIGTERM');
+  t.equal(await first.exited, 0);
+  const second = startServer({ PORT: '0', PGLITE_DATA_DIR: dataDir, SIGNING_KEY_ENCRYPTION_KEY: 'a-different-key-encryption-key-0123456789' });
+  t.teardown(() => second.child.kill('SIGKILL'));
+  t.equal(await second.exited, 78);
+  t.match(second.output(), /signing key \S+ does not open with SIGNING_KEY_ENCRYPTION_KEY/);
 });
 
 t.test('a bad value stops start-up naming the variable', async (t) => {
