@@ -6,8 +6,10 @@
 import type { Db } from './client.js';
 import { organizations, permissions } from './schema.js';
 
+/** module.resource.action; a two-part code (auth.introspect, named by the OAuth issue) acts on "tokens". */
 const permission = (code: string, description: string) => {
-  const [moduleCode, resourceCode, actionCode] = code.split('.') as [string, string, string];
+  const parts = code.split('.');
+  const [moduleCode, resourceCode, actionCode] = (parts.length === 2 ? [parts[0], 'tokens', parts[1]] : parts) as [string, string, string];
   return { permissionCode: code, moduleCode, resourceCode, actionCode, description };
 };
 
@@ -16,6 +18,7 @@ export const STARTER_PERMISSIONS = [
   permission('auth-admin.apps.write', 'Register apps, rotate secrets, change status, grants and organizations'),
   permission('auth-admin.audit.read', 'Read the audit trail of apps'),
   permission('auth-admin.support.read', 'Use the support endpoints: look users and apps up, explain decisions, end sessions'),
+  permission('auth.introspect', 'Introspect tokens at POST /oauth2/introspect (RFC 7662): resource servers checking bearer tokens'),
   permission('orders.orders.read', 'Read orders'),
   permission('orders.orders.write', 'Create and change orders'),
   permission('inventory.items.read', 'Read inventory items'),
