@@ -35,6 +35,8 @@ const ROUTES: RouteDoc[] = [
   { method: 'post', path: '/api/auth/bootstrap', body: { properties: ['email', 'name', 'password'], required: ['email', 'name', 'password'] }, statuses: [201, 400, 409, 413, 415], bearer: false },
   { method: 'get', path: '/api/admin/users', body: null, statuses: [200, 400, 401, 403], bearer: true },
   { method: 'patch', path: `/api/admin/users/${ID}`, body: { properties: ['disabled', 'name', 'role'], required: [] }, statuses: [200, 400, 401, 403, 404, 409, 413, 415], bearer: true },
+  { method: 'get', path: '/api/admin/signing-keys', body: null, statuses: [200, 401, 403], bearer: true },
+  { method: 'post', path: '/api/admin/signing-keys', body: { properties: ['algorithm'], required: [] }, statuses: [201, 400, 401, 403, 409, 413, 415], bearer: true },
 ];
 
 const ADMIN_USER_KEYS = ['createdAt', 'disabled', 'email', 'id', 'lastLoginAt', 'name', 'role', 'updatedAt'];

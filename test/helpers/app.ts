@@ -48,6 +48,9 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     RATE_LIMIT_REFRESH: '100000/1m',
     RATE_LIMIT_TOKEN: '100000/1m',
     LOGIN_THROTTLE_AFTER: '1000',
+    // Parallel test files on 2 cores (and PGlite's synchronous start) lag the loop past any sane
+    // production threshold; shedding would turn that into random 503s.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...extra,
   };
 }
