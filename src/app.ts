@@ -15,6 +15,7 @@ import { renderV3Error, toV3Error, V3_PREFIX } from './modules/app-auth/envelope
 import appAuthModule from './modules/app-auth/index.js';
 import gatewayModule from './modules/gateway/index.js';
 import healthModule from './modules/health/index.js';
+import metricsModule from './modules/metrics/index.js';
 import signingKeysModule from './modules/signing-keys/index.js';
 import supportModule from './modules/support/index.js';
 import userAuthModule from './modules/user-auth/index.js';
@@ -30,6 +31,7 @@ import failureThrottlePlugin from './plugins/failure-throttle.js';
 import errorHandlerPlugin, { prepareErrorReply, renderErrorBody } from './plugins/error-handler.js';
 import keyValuePlugin from './plugins/key-value.js';
 import loadSheddingPlugin from './plugins/load-shedding.js';
+import metricsPlugin from './plugins/metrics.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import routePermissionsPlugin from './plugins/route-permissions.js';
 import securityPlugin from './plugins/security.js';
@@ -95,6 +97,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
 
   await app.register(errorHandlerPlugin);
+  // Early, so its onResponse hook covers every route.
+  await app.register(metricsPlugin);
   await app.register(securityPlugin, { config });
   await app.register(loadSheddingPlugin, { config });
   await app.register(cookie);
@@ -115,6 +119,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(accessPlugin);
 
   await app.register(healthModule);
+  await app.register(metricsModule, { config });
   await app.register(userAuthModule, { config, clock });
   await app.register(appAuthModule, { config, clock });
   await app.register(supportModule, { clock });

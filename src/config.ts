@@ -117,6 +117,14 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'Peers whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or "true". Empty: none.',
   }),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      maxLength: 512,
+      pattern: '^[A-Za-z0-9\\-._~+/]+=*$',
+      description: 'Bearer token GET /metrics requires (e.g. openssl rand -hex 32). Unset: /metrics is open; expose it only on an internal network.',
+    }),
+  ),
 });
 
 type ConfigInput = Static<typeof ConfigSchema>;

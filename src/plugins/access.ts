@@ -161,7 +161,8 @@ export default fp(
       if (!decision.allowed) throw decision.error;
       request.principal = decision.principal!;
       if (decision.principal!.kind === 'user') request.auth = decision.principal!.user;
+      app.metrics.allowed(decision.principal!.kind);
     });
   },
-  { name: 'access', dependencies: ['authenticate', 'app-access', 'route-permissions'] },
+  { name: 'access', dependencies: ['authenticate', 'app-access', 'route-permissions', 'metrics'] },
 );

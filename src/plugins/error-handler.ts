@@ -66,6 +66,7 @@ export function prepareErrorReply(
   reply.code(appError.statusCode);
   // Every 401 and 403 is an auth event support can look up later (the writer folds floods).
   if (appError.statusCode === 401 || appError.statusCode === 403) request.server.authEvents?.record(denialEvent(appError, request));
+  if (appError.statusCode === 401 || appError.statusCode === 403 || appError.statusCode === 429) request.server.metrics?.denied(appError.code);
   return appError;
 }
 

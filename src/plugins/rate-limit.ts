@@ -43,9 +43,10 @@ export default fp(
       skipOnError: false,
       keyGenerator: (request) => request.ip,
       allowList: (request) => isAllowed(request),
+      onExceeded: (request) => app.metrics.rateLimited(request),
       errorResponseBuilder: (_request, context) =>
         new AppError('RATE_LIMITED', { headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) } }),
     });
   },
-  { name: 'rate-limit', dependencies: ['key-value'] },
+  { name: 'rate-limit', dependencies: ['key-value', 'metrics'] },
 );

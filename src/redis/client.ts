@@ -3,7 +3,8 @@
  * while disconnected (an auth service must answer 503 quickly, not hang), and ioredis reconnects
  * by itself when Redis comes back.
  */
-import { Redis } from 'ioredis';
+import { type Command, Redis } from 'ioredis';
+import { performance } from 'node:perf_hooks';
 
 export type KeyValueBackend = { kind: 'redis'; client: Redis; description: string } | { kind: 'memory'; description: string };
 
@@ -30,4 +31,33 @@ export async function openKeyValueBackend(options: RedisOptions): Promise<KeyVal
 
 export async function closeKeyValueBackend(backend: KeyValueBackend): Promise<void> {
   if (backend.kind === 'redis') await backend.client.quit().catch(() => backend.client.disconnect());
+}
+
+const TIMED = Symbol('portcullis.timed');
+
+async function observeWhenSettled(promise: Promise<unknown>, name: string, start: number, observe: (command: string, seconds: number) => void) {
+  try {
+    await promise;
+  } catch {
+    // The caller handles the failure; a timeout is still a latency worth seeing.
+  }
+  observe(name, (performance.now() - start) / 1000);
+}
+
+/**
+ * Times every command the client writes, from the write to its reply, through `observe` (the
+ * Redis latency histogram). Each command is timed once: ioredis may pass one through sendCommand
+ * again when it resends after a reconnect. Commands refused while disconnected are not timed
+ * (they never reached Redis). Per command: one clock read and one async call, no closure.
+ */
+export function timeCommands(client: Redis, observe: (command: string, seconds: number) => void): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command: Command & { [TIMED]?: true }, stream?: Parameters<Redis['sendCommand']>[1]) => {
+    if (command[TIMED] || client.status !== 'ready') return send(command, stream);
+    command[TIMED] = true;
+    const start = performance.now();
+    const result = send(command, stream);
+    void observeWhenSettled(command.promise, command.name, start, observe);
+    return result;
+  };
 }

@@ -24,6 +24,7 @@ export default async function appAuthModule(app: FastifyInstance, options: { con
     keys: app.keys,
     restoreSnapshot: app.appAccess.restoreSnapshot,
     events: app.authEvents,
+    metrics: app.metrics.auth,
   });
 
   await app.register(

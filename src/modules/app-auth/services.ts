@@ -4,6 +4,7 @@ import type { AuditLog } from '../../db/audit-writer.js';
 import type { AuthEventLog } from '../../db/auth-event-writer.js';
 import type { Db } from '../../db/client.js';
 import { createAppCredentialCodec } from '../../lib/app-credentials.js';
+import { type AuthMetrics, noAuthMetrics } from '../../lib/auth-metrics.js';
 import type { Clock } from '../../lib/clock.js';
 import type { AppSnapshot, AppTokenStore } from '../../redis/app-token-store.js';
 import type { FailureThrottleStore } from '../../redis/failure-throttle-store.js';
@@ -25,8 +26,10 @@ export function createAppAuthServices(deps: {
   keys: Keys;
   restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
   events: AuthEventLog;
+  /** The HTTP app's metrics; the CLI has none to report to. */
+  metrics?: AuthMetrics;
 }) {
-  const { config, clock, db, store, audit, failureThrottle, keys, restoreSnapshot, events } = deps;
+  const { config, clock, db, store, audit, failureThrottle, keys, restoreSnapshot, events, metrics = noAuthMetrics } = deps;
   // Client credentials share the login brute-force settings, counted per client_id.
   const throttle = createCredentialThrottle({
     store: failureThrottle,
@@ -41,7 +44,7 @@ export function createAppAuthServices(deps: {
     apps,
     catalog,
     auditLogs: createAuditRepository(db),
-    tokens: createAppTokenService({ config, clock, store, codec, audit, throttle, events, restoreSnapshot }),
+    tokens: createAppTokenService({ config, clock, store, codec, audit, throttle, events, restoreSnapshot, metrics }),
     admin: createAppAdminService({ config, clock, apps, catalog, store, codec, audit }),
   };
 }

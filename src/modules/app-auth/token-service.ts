@@ -14,6 +14,7 @@ import { type AppCredentialCodec, appIdFromClientId } from '../../lib/app-creden
 import type { Clock } from '../../lib/clock.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { AuthEventLog } from '../../db/auth-event-writer.js';
+import type { AuthMetrics } from '../../lib/auth-metrics.js';
 import type { AuditLog } from '../../plugins/audit.js';
 import type { AppAuth } from '../../plugins/app-access.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
@@ -58,8 +59,9 @@ export function createAppTokenService(deps: {
   events: AuthEventLog;
   /** Rebuilds a snapshot the store has lost (see src/plugins/app-access.ts). */
   restoreSnapshot: (appId: string) => Promise<AppSnapshot | null>;
+  metrics: AuthMetrics;
 }) {
-  const { config, clock, store, codec, audit, throttle, events, restoreSnapshot } = deps;
+  const { config, clock, store, codec, audit, throttle, events, restoreSnapshot, metrics } = deps;
 
   async function issueOnce(input: IssueInput): Promise<IssueResult> {
     const result = await store.issue(input);
@@ -120,6 +122,7 @@ export function createAppTokenService(deps: {
       if (gate.failures > 0) await throttle.succeeded(appId, from);
 
       const { record } = result;
+      metrics.tokenIssued('app_access');
       events.record({ kind: 'app.token_issued', appId, tokenId: record.tokenId, ip: context.ip, requestId: context.requestId, details: { organization_id: record.organizationId } });
       audit.record({
         appId,

@@ -32,6 +32,7 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     accessTokens: app.accessTokens,
     refreshTokens: createRefreshTokenCodec(Buffer.from(config.JWT_SECRET)),
     events: app.authEvents,
+    metrics: app.metrics.auth,
     throttle: createCredentialThrottle({
       store: app.failureThrottle,
       clock,

@@ -19,6 +19,7 @@ import type { AccessTokenSigner } from '../../plugins/access-token.js';
 import type { UserAuth } from '../../plugins/authenticate.js';
 import type { RotateResult, SessionStore } from '../../redis/session-store.js';
 import type { AuthEvent, AuthEventLog } from '../../db/auth-event-writer.js';
+import type { AuthMetrics } from '../../lib/auth-metrics.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
 import type { UserRepository } from './user-repository.js';
@@ -47,6 +48,7 @@ export interface UserAuthServiceDeps {
   hasher: PasswordHasher;
   accessTokens: AccessTokenSigner;
   refreshTokens: RefreshTokenCodec;
+  metrics: AuthMetrics;
 }
 
 /** NFKC first, so full-width and other compatibility forms cannot make a look-alike second account. */
@@ -71,7 +73,7 @@ const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replay
 };
 
 export function createUserAuthService(deps: UserAuthServiceDeps) {
-  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, events } = deps;
+  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, events, metrics } = deps;
   const event = (kind: string, client: ClientInfo, facts: Partial<AuthEvent> = {}) =>
     events.record({ kind, ip: client.ip, userAgent: client.userAgent.slice(0, 256), requestId: client.requestId, ...facts });
   const ms = (seconds: number) => seconds * 1000;
@@ -123,6 +125,8 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         const tokens = await startSession(user, client);
         return { ...tokens, user: toPublicUser(user) };
       });
+      // Counted once committed: a rolled-back registration hands out no token.
+      metrics.tokenIssued('user_access');
       event('user.registered', client, { userId: result.user.id, sessionId: result.sessionId, details: { role } });
       return result;
     },
@@ -158,15 +162,22 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
         return { ...(await startSession(user, client)), user: toPublicUser(user) };
       });
+      metrics.tokenIssued('user_access');
       event('login.succeeded', client, { userId: user.id, sessionId: signedIn.sessionId });
       return signedIn;
     },
 
     /** Rotates the refresh token; replays the rotation for the predecessor within the grace window. */
     async refresh(presented: string | undefined, client: ClientInfo): Promise<IssuedTokens> {
-      if (!presented) throw new AppError('REFRESH_TOKEN_MISSING');
+      if (!presented) {
+        metrics.refreshed('missing');
+        throw new AppError('REFRESH_TOKEN_MISSING');
+      }
       const parsed = refreshTokens.parse(presented);
-      if (!parsed) throw new AppError('REFRESH_TOKEN_INVALID');
+      if (!parsed) {
+        metrics.refreshed('invalid');
+        throw new AppError('REFRESH_TOKEN_INVALID');
+      }
       const now = clock.now();
       const next = refreshTokens.issue(parsed.userId, parsed.sessionId);
       const result = await sessions.rotate({
@@ -181,13 +192,22 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         retainMs: ms(config.JWT_ACCESS_TTL),
       });
       const subject = { userId: parsed.userId, sessionId: parsed.sessionId };
-      if (result.kind !== 'rotated' && result.kind !== 'replayed') throw REFRESH_FAILURES[result.kind](subject);
+      if (result.kind !== 'rotated' && result.kind !== 'replayed') {
+        metrics.refreshed(result.kind);
+        throw REFRESH_FAILURES[result.kind](subject);
+      }
       const refreshToken = result.kind === 'rotated' ? next.token : refreshTokens.unseal(result.sealedSuccessor, presented);
-      if (!refreshToken) throw new AppError('REFRESH_TOKEN_INVALID', { subject });
+      if (!refreshToken) {
+        metrics.refreshed('invalid');
+        throw new AppError('REFRESH_TOKEN_INVALID', { subject });
+      }
       event(result.kind === 'rotated' ? 'session.refreshed' : 'session.refresh_replayed', client, subject);
+      const accessToken = accessTokens.sign({ userId: parsed.userId, sessionId: parsed.sessionId, role: result.role }, now, result.expiresAt);
+      metrics.refreshed(result.kind);
+      metrics.tokenIssued('user_access');
       return {
         sessionId: parsed.sessionId,
-        accessToken: accessTokens.sign({ userId: parsed.userId, sessionId: parsed.sessionId, role: result.role }, now, result.expiresAt),
+        accessToken,
         refreshToken,
         refreshMaxAge: Math.max(0, Math.floor((result.refreshExpiresAt - now) / 1000)),
       };
