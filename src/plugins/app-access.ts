@@ -27,6 +27,8 @@ export interface AppAuth {
   organizationCode: string;
   permissions: string[];
   organizations: AppSnapshot['organizations'];
+  /** Epoch ms. */
+  issuedAt: number;
   expiresAt: number;
 }
 
@@ -101,6 +103,7 @@ export default fp(
         // A scoped token (OAuth) keeps only the scope's codes that are still granted.
         permissions: record.scope ? snapshot.permissions.filter((code) => record.scope!.includes(code)) : snapshot.permissions,
         organizations: snapshot.organizations,
+        issuedAt: record.issuedAt,
         expiresAt: record.expiresAt,
       });
     }

@@ -98,22 +98,40 @@ t.test('oauth2', async (t) => {
     t.equal((await meWith(live)).statusCode, 200, 'refused revocations change nothing');
   });
 
-  t.test('authorization server metadata', async (t) => {
-    const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
+  t.test('authorization server metadata: the issuer is ISSUER (default http://HOST:PORT), never the request\'s Host', async (t) => {
+    const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server', headers: { host: 'attacker.example', 'x-forwarded-host': 'attacker.example' } });
     t.equal(res.statusCode, 200);
-    t.match(res.json(), {
-      issuer: 'http://localhost:80',
-      token_endpoint: 'http://localhost:80/oauth2/token',
-      revocation_endpoint: 'http://localhost:80/oauth2/revoke',
-      grant_types_supported: ['client_credentials'],
+    const issuer = app.config.ISSUER;
+    t.equal(issuer, 'http://127.0.0.1:3000', 'the default: this service\'s own base URL');
+    t.strictSame(res.json(), {
+      issuer,
+      token_endpoint: `${issuer}/oauth2/token`,
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint: `${issuer}/oauth2/revoke`,
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint: `${issuer}/oauth2/introspect`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      grant_types_supported: ['client_credentials'],
+      response_types_supported: [],
+      service_documentation: `${issuer}/docs`,
     });
+    t.equal(res.headers['cache-control'], `public, max-age=${app.config.JWKS_MAX_AGE}`);
+    t.notMatch(res.body, 'attacker.example', 'the Host header does not leak into the metadata');
+    const jwks = await app.inject({ method: 'GET', url: new URL(res.json().jwks_uri).pathname });
+    t.equal(jwks.statusCode, 200, 'jwks_uri is served');
+    t.ok(Array.isArray(jwks.json().keys), 'a JWK set');
   });
 });
 
-t.test('metadata issuer from ISSUER', async (t) => {
-  const { app } = await buildTestApp(t, { env: { ISSUER: 'https://auth.example.com' } });
+t.test('metadata issuer from ISSUER (behind a proxy)', async (t) => {
+  const { app } = await buildTestApp(t, { env: { ISSUER: 'https://auth.example.com', JWKS_MAX_AGE: '60' } });
   const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
-  t.equal(res.json().issuer, 'https://auth.example.com');
-  t.equal(res.json().token_endpoint, 'https://auth.example.com/oauth2/token');
+  t.match(res.json(), {
+    issuer: 'https://auth.example.com',
+    token_endpoint: 'https://auth.example.com/oauth2/token',
+    introspection_endpoint: 'https://auth.example.com/oauth2/introspect',
+    jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
+  });
+  t.equal(res.headers['cache-control'], 'public, max-age=60', 'cached for JWKS_MAX_AGE');
 });

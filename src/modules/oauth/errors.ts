@@ -11,12 +11,17 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
   V3_AUTH_APP_REVOKED: 'unauthorized_client',
   V3_AUTH_UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
   V3_AUTH_INVALID_SCOPE: 'invalid_scope',
+  // An authenticated client lacking the permission an endpoint needs (introspection): RFC 6750
+  // 3.1's name and status, since RFC 6749 5.2 has no code for it.
+  V3_AUTH_PERMISSION_DENIED: 'insufficient_scope',
 };
 
-/** RFC 6749 5.2 statuses: invalid_client is 401, the rest of the client errors 400. */
+const STATUSES: Record<string, number> = { invalid_client: 401, insufficient_scope: 403 };
+
+/** RFC 6749 5.2 statuses: invalid_client is 401, insufficient_scope 403, the rest of the client errors 400. */
 function oauthError(error: AppError): { status: number; error: string } {
   const mapped = OAUTH_ERRORS[error.code];
-  if (mapped) return { status: mapped === 'invalid_client' ? 401 : 400, error: mapped };
+  if (mapped) return { status: STATUSES[mapped] ?? 400, error: mapped };
   if (error.statusCode === 429 || error.statusCode === 503) return { status: error.statusCode, error: 'temporarily_unavailable' };
   if (error.statusCode >= 500) return { status: 500, error: 'server_error' };
   return { status: 400, error: 'invalid_request' };

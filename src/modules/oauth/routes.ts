@@ -1,77 +1,38 @@
 /**
  * OAuth 2.0 wire format over the API V3 apps: POST /oauth2/token (client_credentials, RFC 6749
- * 4.4, client_secret_basic or client_secret_post, optional scope) and the RFC 8414 metadata.
+ * 4.4, client_secret_basic or client_secret_post, optional scope), POST /oauth2/revoke (RFC 7009),
+ * POST /oauth2/introspect (RFC 7662) and the RFC 8414 metadata.
  * Errors are RFC 6749 5.2 bodies {error, error_description}; no V3 envelope.
  */
 import formBody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { AppTokenService } from '../app-auth/token-service.js';
+import { clientCredentials } from './client-auth.js';
 import { useOAuthErrors } from './errors.js';
+import { createIntrospectionService, INTROSPECT_PERMISSION } from './introspection-service.js';
+import {
+  IntrospectBodySchema,
+  IntrospectionResponseSchema,
+  MetadataSchema,
+  OAuthErrorSchema,
+  RevokeBodySchema,
+  TokenBodySchema,
+  TokenResponseSchema,
+} from './schemas.js';
 
-export const ROUTES = { token: '/oauth2/token', revoke: '/oauth2/revoke', metadata: '/.well-known/oauth-authorization-server' } as const;
+export const ROUTES = {
+  token: '/oauth2/token',
+  revoke: '/oauth2/revoke',
+  introspect: '/oauth2/introspect',
+  metadata: '/.well-known/oauth-authorization-server',
+  /** Served by the signing-keys module; listed in the metadata. */
+  jwks: '/.well-known/jwks.json',
+} as const;
 
-const RevokeBodySchema = Type.Object(
-  {
-    token: Type.String({ minLength: 1, maxLength: 8192 }),
-    token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
-    client_id: Type.Optional(Type.String({ maxLength: 128 })),
-    client_secret: Type.Optional(Type.String({ maxLength: 256 })),
-  },
-  { additionalProperties: true },
-);
-
-// RFC 6749 3.2: the server MUST ignore unrecognized parameters, so this body is open by design.
-const TokenBodySchema = Type.Object(
-  {
-    grant_type: Type.Optional(Type.String({ maxLength: 64 })),
-    client_id: Type.Optional(Type.String({ maxLength: 128 })),
-    client_secret: Type.Optional(Type.String({ maxLength: 256 })),
-    scope: Type.Optional(Type.String({ maxLength: 4096 })),
-    organization_code: Type.Optional(Type.String({ maxLength: 64 })),
-    organization_id: Type.Optional(Type.String({ maxLength: 64 })),
-  },
-  { additionalProperties: true },
-);
-
-const TokenResponseSchema = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
-  expires_in: Type.Integer(),
-  scope: Type.Optional(Type.String()),
-});
-
-const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
-
-/** RFC 6749 2.3.1: client_secret_basic, with both parts form-urlencoded before base64. */
-function basicCredentials(request: FastifyRequest): { clientId: string; clientSecret: string } | null | 'malformed' {
-  const header = request.headers.authorization;
-  if (!header) return null;
-  const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
-  if (!match) return 'malformed';
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return 'malformed';
-  try {
-    const form = (value: string) => decodeURIComponent(value.replaceAll('+', ' '));
-    return { clientId: form(decoded.slice(0, colon)), clientSecret: form(decoded.slice(colon + 1)) };
-  } catch {
-    return 'malformed';
-  }
-}
-
-/** The client's credentials from Basic or from the body (one method only, RFC 6749 2.3). */
-function clientCredentials(request: FastifyRequest, body: { client_id?: string | undefined; client_secret?: string | undefined }) {
-  const basic = basicCredentials(request);
-  if (basic === 'malformed') throw new AppError('V3_AUTH_INVALID_CLIENT', { message: 'Malformed Basic credentials' });
-  if (basic && (body.client_secret !== undefined || (body.client_id !== undefined && body.client_id !== basic.clientId))) {
-    throw new AppError('V3_AUTH_VALIDATION_ERROR', { message: 'Use one client authentication method, not two' });
-  }
-  return { clientId: basic?.clientId ?? body.client_id, clientSecret: basic?.clientSecret ?? body.client_secret };
-}
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
 
 export interface OAuthRouteOptions {
   config: Config;
@@ -81,9 +42,11 @@ export interface OAuthRouteOptions {
 const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRouteOptions> = async (app, { config, tokens }) => {
   useOAuthErrors(app);
   await app.register(formBody, { bodyLimit: config.BODY_LIMIT_BYTES });
+  const introspection = createIntrospectionService({ config, tokens, appAccess: app.appAccess, userAccess: app.userAccess });
+  const rateLimit = { ...config.rateLimits.token, hook: 'preHandler' as const };
 
   app.post(ROUTES.token, {
-    config: { rateLimit: { ...config.rateLimits.token, hook: 'preHandler' } },
+    config: { rateLimit },
     schema: {
       tags: ['oauth2'],
       consumes: ['application/x-www-form-urlencoded'],
@@ -116,7 +79,7 @@ const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRouteOptions> = async (app, { 
   });
 
   app.post(ROUTES.revoke, {
-    config: { rateLimit: { ...config.rateLimits.token, hook: 'preHandler' } },
+    config: { rateLimit },
     schema: {
       tags: ['oauth2'],
       description: 'RFC 7009. 200 for unknown tokens too; an app can revoke only its own tokens.',
@@ -132,16 +95,46 @@ const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRouteOptions> = async (app, { 
     return {};
   });
 
-  app.get(ROUTES.metadata, { schema: { tags: ['oauth2'] } }, async (request, reply) => {
-    const issuer = config.ISSUER ?? `${request.protocol}://${request.host}`;
-    reply.header('cache-control', 'public, max-age=300');
+  app.post(ROUTES.introspect, {
+    config: { rateLimit },
+    schema: {
+      tags: ['oauth2'],
+      description:
+        `RFC 7662, for resource servers: the caller authenticates as an app (client_secret_basic or client_secret_post) whose grants include ${INTROSPECT_PERMISSION}. `
+        + 'Any app token or user access token can be introspected; 200 {"active": false} for anything unknown, malformed, expired or revoked. '
+        + `400 invalid_request (no token), 401 invalid_client (+ WWW-Authenticate: Basic when Basic was used), 403 insufficient_scope (no ${INTROSPECT_PERMISSION}).`,
+      consumes: ['application/x-www-form-urlencoded'],
+      body: IntrospectBodySchema,
+      response: {
+        200: IntrospectionResponseSchema,
+        400: OAuthErrorSchema,
+        401: OAuthErrorSchema,
+        403: OAuthErrorSchema,
+        429: OAuthErrorSchema,
+        503: OAuthErrorSchema,
+      },
+    },
+  }, async (request, reply) => {
+    const client = clientCredentials(request, request.body);
+    const answer = await introspection.introspect(client, request.body.token);
+    reply.header('cache-control', 'no-store');
+    return answer;
+  });
+
+  app.get(ROUTES.metadata, { schema: { tags: ['oauth2'], response: { 200: MetadataSchema } } }, async (_request, reply) => {
+    // Always ISSUER (never the request's Host): clients compare it with the URL they discovered from.
+    const issuer = config.ISSUER;
+    reply.header('cache-control', `public, max-age=${config.JWKS_MAX_AGE}`);
     return {
       issuer,
       token_endpoint: `${issuer}${ROUTES.token}`,
+      token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
       revocation_endpoint: `${issuer}${ROUTES.revoke}`,
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      introspection_endpoint: `${issuer}${ROUTES.introspect}`,
+      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      jwks_uri: `${issuer}${ROUTES.jwks}`,
       grant_types_supported: ['client_credentials'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       response_types_supported: [],
       service_documentation: `${issuer}/docs`,
     };
