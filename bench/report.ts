@@ -1,0 +1,221 @@
+/**
+ * The run's results as JSON and as markdown (bench/results/latest.{json,md}), and the README's
+ * Benchmarks table between its markers. Every target is judged here, from the numbers alone.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadResult } from './load.js';
+import type { MemoryResult } from './memory.js';
+import type { Target } from './scenarios.js';
+
+export interface ScenarioRow {
+  id: string;
+  label: string;
+  server: string;
+  connections: number;
+  durationSec: number;
+  result: LoadResult | null;
+  unavailable?: string;
+  baseline?: string;
+  ratio?: number | null;
+  target?: Target;
+  pass?: boolean | null;
+}
+
+export interface StormResult {
+  me: LoadResult;
+  login: LoadResult;
+  meSoloRps: number | null;
+  loginSoloRps: number | null;
+  shareSum: number | null;
+  serverCpuUsPerReq: number;
+}
+
+export interface ScaleResult {
+  smallSessions: number;
+  largeSessions: number;
+  small: LoadResult;
+  large: LoadResult;
+}
+
+export interface BenchReport {
+  meta: Record<string, unknown> & { date: string; smoke: boolean; header: string };
+  rows: ScenarioRow[];
+  storm: StormResult | null;
+  memory: { sessions: MemoryResult; appTokens: MemoryResult } | null;
+  scale: ScaleResult | null;
+  jwtAlgorithms: string | null;
+  targets: TargetLine[];
+  notes: string[];
+}
+
+export interface TargetLine {
+  target: string;
+  measured: string;
+  goal: string;
+  pass: boolean | null;
+}
+
+const fixed = (value: number | null | undefined, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+const whole = (value: number) => Math.round(value).toLocaleString('en-US');
+const verdict = (pass: boolean | null | undefined) => (pass === true ? 'PASS' : pass === false ? '**MISS**' : 'n/a');
+export const describeTarget = (target: Target | undefined) => (!target ? '' : target.kind === 'min' ? `>= ${target.min}` : `${target.min} to ${target.max}`);
+
+export function judgeRatio(ratio: number | null, target: Target | undefined): boolean | null {
+  if (!target || ratio === null || Number.isNaN(ratio)) return null;
+  return target.kind === 'min' ? ratio >= target.min : ratio >= target.min && ratio <= target.max;
+}
+
+/** Every target of the issue, one line each, in the issue's order. */
+export function targetLines(report: Omit<BenchReport, 'targets' | 'notes' | 'meta'>): TargetLine[] {
+  const lines: TargetLine[] = [];
+  for (const row of report.rows) {
+    if (!row.target) continue;
+    lines.push({
+      target: `${row.label} vs ${row.baseline}`,
+      measured: row.unavailable ? `not available: ${row.unavailable}` : row.result && row.result.errors > 0 ? `${fixed(row.ratio)} (${row.result.errors} errors)` : fixed(row.ratio),
+      goal: describeTarget(row.target),
+      // A run with errors does not pass, whatever its speed.
+      pass: row.unavailable ? null : row.result && row.result.errors > 0 ? false : (row.pass ?? null),
+    });
+  }
+  const storm = report.storm;
+  if (storm) {
+    lines.push({ target: '/me p99 during a login storm', measured: `${fixed(storm.me.p99Ms)} ms`, goal: '<= 25 ms', pass: storm.me.errors === 0 && storm.me.p99Ms <= 25 });
+    lines.push({
+      target: 'storm: /me share + login share of their solo rates',
+      measured: storm.shareSum === null ? 'n/a (solo runs skipped)' : `${fixed(storm.me.rps / storm.meSoloRps!)} + ${fixed(storm.login.rps / storm.loginSoloRps!)} = ${fixed(storm.shareSum)}`,
+      goal: '>= 0.90',
+      pass: storm.shareSum === null ? null : storm.shareSum >= 0.9 && storm.login.errors === 0,
+    });
+  }
+  if (report.memory) {
+    const { sessions, appTokens } = report.memory;
+    lines.push({ target: 'Redis memory per live session', measured: `${whole(sessions.bytesPerItem)} B`, goal: '<= 1024 B', pass: sessions.bytesPerItem <= 1024 });
+    lines.push({ target: 'Redis memory per live app token', measured: `${whole(appTokens.bytesPerItem)} B`, goal: '<= 512 B', pass: appTokens.bytesPerItem <= 512 });
+  }
+  if (report.scale) {
+    const { small, large, smallSessions, largeSessions } = report.scale;
+    const ratio = large.p99Ms / small.p99Ms;
+    lines.push({
+      target: `/me p99 with ${whole(largeSessions)} vs ${whole(smallSessions)} live sessions`,
+      measured: `${fixed(large.p99Ms)} / ${fixed(small.p99Ms)} ms = ${fixed(ratio)}x`,
+      goal: '<= 1.2x',
+      pass: small.errors === 0 && large.errors === 0 && ratio <= 1.2,
+    });
+  }
+  return lines;
+}
+
+function scenarioTable(rows: ScenarioRow[]): string {
+  const out = [
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | baseline | ratio | target | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|',
+  ];
+  for (const row of rows) {
+    const r = row.result;
+    if (!r) {
+      out.push(`| ${row.label} | ${row.connections} | not available: ${row.unavailable ?? 'skipped'} | | | | | | ${row.baseline ?? ''} | | ${describeTarget(row.target)} | n/a |`);
+      continue;
+    }
+    const errors = r.errors === 0 ? '0' : `${r.errors} (${Object.entries(r.outcomes).map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+    const pass = row.target ? verdict(r.errors > 0 ? false : row.pass) : '';
+    out.push(
+      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} | ${row.baseline ?? ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+export function targetsTable(targets: TargetLine[]): string {
+  return ['| target | measured | goal | result |', '|---|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${verdict(t.pass)} |`)].join('\n');
+}
+
+function detailTables(report: BenchReport): string[] {
+  const parts: string[] = [];
+  if (report.storm) {
+    const { me, login, meSoloRps, loginSoloRps } = report.storm;
+    parts.push(
+      '### Login storm (both loads at once)',
+      '',
+      '| load | conns | req/s | solo req/s | share of solo | p50 ms | p99 ms | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      `| GET /api/auth/me | 50 | ${whole(me.rps)} | ${meSoloRps === null ? 'n/a' : whole(meSoloRps)} | ${meSoloRps ? fixed(me.rps / meSoloRps) : 'n/a'} | ${fixed(me.p50Ms)} | ${fixed(me.p99Ms)} | ${me.errors} |`,
+      `| POST /api/auth/login | 16 | ${whole(login.rps)} | ${loginSoloRps === null ? 'n/a' : whole(loginSoloRps)} | ${loginSoloRps ? fixed(login.rps / loginSoloRps) : 'n/a'} | ${fixed(login.p50Ms)} | ${fixed(login.p99Ms)} | ${login.errors} |`,
+      '',
+      `Server CPU per request of either kind during the storm: ${whole(report.storm.serverCpuUsPerReq)} µs.`,
+      '',
+    );
+  }
+  if (report.memory) {
+    const row = (name: string, m: MemoryResult) => `| ${name} | ${whole(m.count)} | ${whole(m.infoBytesPerItem)} | ${whole(m.memoryUsageBytesPerItem)} | ${whole(m.bytesPerItem)} |`;
+    parts.push(
+      '### Redis memory',
+      '',
+      '| record | created | INFO used_memory delta, B each | MEMORY USAGE, B each | judged (larger) |',
+      '|---|---:|---:|---:|---:|',
+      row('live session (hash + its user index, one session per user)', report.memory.sessions),
+      row('live app token (record + its share of the app index)', report.memory.appTokens),
+      '',
+    );
+  }
+  if (report.scale) {
+    const { small, large, smallSessions, largeSessions } = report.scale;
+    parts.push(
+      '### /me against a small and a large session population (same 1,000-session token pool)',
+      '',
+      '| live sessions | req/s | p50 ms | p99 ms | errors |',
+      '|---:|---:|---:|---:|---:|',
+      `| ${whole(smallSessions)} | ${whole(small.rps)} | ${fixed(small.p50Ms)} | ${fixed(small.p99Ms)} | ${small.errors} |`,
+      `| ${whole(largeSessions)} | ${whole(large.rps)} | ${fixed(large.p50Ms)} | ${fixed(large.p99Ms)} | ${large.errors} |`,
+      '',
+    );
+  }
+  if (report.jwtAlgorithms) parts.push('### Access-token algorithms (bench/jwt-algorithms.ts, fast-jwt, one core)', '', report.jwtAlgorithms.trim(), '');
+  return parts;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  return [
+    `# Portcullis benchmark${report.meta.smoke ? ' (smoke run: 1 s per scenario, tiny data; numbers mean nothing)' : ''}`,
+    '',
+    report.meta.header,
+    '',
+    '## Targets',
+    '',
+    targetsTable(report.targets),
+    '',
+    '## Scenarios',
+    '',
+    scenarioTable(report.rows),
+    '',
+    ...detailTables(report),
+    ...(report.notes.length > 0 ? ['## Notes from this run', '', ...report.notes.map((note) => `- ${note}`), ''] : []),
+  ].join('\n');
+}
+
+export function writeReport(outDir: string, report: BenchReport): { json: string; markdown: string } {
+  const json = join(outDir, 'latest.json');
+  const markdown = join(outDir, 'latest.md');
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(markdown, renderMarkdown(report));
+  return { json, markdown };
+}
+
+export const README_START = '<!-- bench-results:start -->';
+export const README_END = '<!-- bench-results:end -->';
+
+/** The README section between the markers: header, targets and scenarios of this run. */
+export function readmeSection(report: BenchReport): string {
+  return [README_START, '', report.meta.header, '', targetsTable(report.targets), '', scenarioTable(report.rows), '', README_END].join('\n');
+}
+
+/** Rewrites the README between its markers; false when the markers are missing. */
+export function updateReadme(readmePath: string, report: BenchReport): boolean {
+  const text = readFileSync(readmePath, 'utf8');
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) return false;
+  writeFileSync(readmePath, text.slice(0, start) + readmeSection(report) + text.slice(end + README_END.length));
+  return true;
+}

@@ -1,0 +1,105 @@
+/**
+ * Settings of one benchmark run: the full run of issue #7 (`npm run bench`) or the smoke run
+ * (`npm run bench -- --smoke`, BENCH_SMOKE=1) that the test suite uses so the harness cannot rot.
+ *
+ * Flags and variables (all optional):
+ *   --smoke | BENCH_SMOKE=1         1 s per scenario, no warm-up, tiny data, results to a temp dir
+ *   --out=DIR | BENCH_OUT_DIR       where latest.md / latest.json go (default bench/results)
+ *   --only=REGEX | BENCH_ONLY       run only the scenarios whose id matches (for working on one)
+ *   BENCH_DATABASE_ADMIN_URL        a role that may create databases (else TEST_DATABASE_ADMIN_URL,
+ *                                   else postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_REDIS_URL                 else TEST_REDIS_URL, else redis://127.0.0.1:6379
+ *   BENCH_DATABASE                  database to (re)create (default portcullis_bench; smoke runs
+ *                                   use a unique name and drop it afterwards)
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './processes.js';
+
+export interface BenchSettings {
+  smoke: boolean;
+  runId: string;
+  outDir: string;
+  /** Whether README's Benchmarks table is rewritten (full runs into bench/results only). */
+  updateReadme: boolean;
+  only: RegExp | null;
+  adminUrl: string;
+  redisUrl: string;
+  databaseName: string;
+  dropDatabaseAfter: boolean;
+  warmupSec: number;
+  durationSec: number;
+  /** Scenarios whose requests hash a password (argon2). */
+  hashDurationSec: number;
+  fastConnections: number;
+  hashConnections: number;
+  users: number;
+  apps: number;
+  tokensPerApp: number;
+  memorySessions: number;
+  memoryTokens: number;
+  scaleSmall: number;
+  scaleLarge: number;
+}
+
+/** The password every bench user has (one argon2id hash, computed once, reused for all rows). */
+export const BENCH_PASSWORD = 'correct horse battery staple bench';
+/** Where the baseline server's GET keys live: `${prefix}${GET_KEY_INFIX}${last GET_KEY_TAIL chars of the Authorization header}`. */
+export const GET_KEY_INFIX = 'bl:get:';
+export const GET_KEY_TAIL = 24;
+
+export function loadSettings(argv: string[], env: Record<string, string | undefined>): BenchSettings {
+  const flag = (name: string) => argv.find((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+  const value = (name: string) => flag(name)?.split('=').slice(1).join('=') || undefined;
+  const smoke = flag('smoke') !== undefined || env.BENCH_SMOKE === '1';
+  const runId = randomBytes(4).toString('hex');
+  const explicitOut = value('out') ?? env.BENCH_OUT_DIR;
+  const outDir = explicitOut ?? (smoke ? mkdtempSync(join(tmpdir(), 'portcullis-bench-')) : join(ROOT, 'bench', 'results'));
+  const only = value('only') ?? env.BENCH_ONLY;
+  const common = {
+    smoke,
+    runId,
+    outDir,
+    only: only ? new RegExp(only) : null,
+    adminUrl: env.BENCH_DATABASE_ADMIN_URL ?? env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: env.BENCH_REDIS_URL ?? env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    fastConnections: 50,
+    hashConnections: 16,
+  };
+  if (smoke) {
+    return {
+      ...common,
+      updateReadme: false,
+      databaseName: env.BENCH_DATABASE ?? `portcullis_bench_smoke_${runId}`,
+      dropDatabaseAfter: true,
+      warmupSec: 0,
+      durationSec: 1,
+      hashDurationSec: 1,
+      users: 50,
+      apps: 5,
+      tokensPerApp: 2,
+      memorySessions: 1000,
+      memoryTokens: 1000,
+      scaleSmall: 1000,
+      scaleLarge: 5000,
+    };
+  }
+  return {
+    ...common,
+    updateReadme: explicitOut === undefined && only === undefined,
+    databaseName: env.BENCH_DATABASE ?? 'portcullis_bench',
+    dropDatabaseAfter: false,
+    warmupSec: 3,
+    durationSec: 10,
+    hashDurationSec: 20,
+    users: 10_000,
+    apps: 100,
+    tokensPerApp: 10,
+    memorySessions: 100_000,
+    memoryTokens: 100_000,
+    scaleSmall: 1_000,
+    scaleLarge: 1_000_000,
+  };
+}
