@@ -5,23 +5,20 @@
  * session still refreshes.
  */
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
+import { createManualClock } from '../../src/lib/clock.js';
+import { CLOCK_SKEW_MS } from '../../src/lib/signing-key-schedule.js';
 import { buildTestApp } from '../helpers/app.js';
-import { refresh, refreshCookieOf, registerUser } from '../helpers/factories.js';
+import { adminEnv, refresh, refreshCookieOf, registerAdmin, registerUser } from '../helpers/factories.js';
+import { attackerKey, claimsOf, currentSigningKey, refusalReason, serviceClaims, serviceHeader, signJws, signLikeTheService, unsignedJws } from '../helpers/jwt.js';
 import { bearer, type Case, flipChar, runCases, stateContext } from './state.js';
 
 type Claims = Record<string, unknown>;
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-const decode = (token: string): Claims => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Claims;
-
-/** A JWS compact token signed with HMAC (`hash` sha256 for HS256) over header.payload. */
-function sign(header: Claims, payload: Claims, key: string | Buffer, hash = 'sha256'): string {
-  const input = `${b64(header)}.${b64(payload)}`;
-  return `${input}.${createHmac(hash, key).update(input).digest('base64url')}`;
-}
+const decode = claimsOf;
 
 const FAKE_PUBLIC_KEY = [
   '-----BEGIN PUBLIC KEY-----',
@@ -43,80 +40,133 @@ function nonCanonical(token: string): string {
   return token.slice(0, -1) + alphabet[last ^ 1];
 }
 
+/*
+ * Each token row names the check that must refuse it (test/helpers/jwt.ts refusalReason): a
+ * fast-jwt code, SERVICE (refused around fast-jwt: kid lookup or a claim the service checks
+ * itself) or ACCEPTED (a well-signed token the session check refuses). With the control row, that
+ * shows every row fails for its own defect.
+ */
+const SERVICE = 'service';
+const ACCEPTED = 'accepted';
+const SIGNATURE = 'FAST_JWT_INVALID_SIGNATURE';
+const ALG = 'FAST_JWT_INVALID_ALGORITHM';
+
 t.test('forged and tampered access tokens on GET /api/auth/me', async (t) => {
   const built = await buildTestApp(t);
-  const { app, config } = built;
+  const { app } = built;
   const ctx = stateContext(t, built);
   const victim = await registerUser(app);
   const other = await registerUser(app);
   const claims = decode(victim.accessToken);
   const now = Math.floor(Date.now() / 1000);
-  const HEADER = { alg: 'HS256', typ: 'at+jwt' };
-  const forge = (patch: Claims = {}, header: Claims = HEADER, key: string | Buffer = config.JWT_SECRET) =>
-    sign(header, { ...claims, jti: randomUUID(), ...patch }, key);
+  const key = currentSigningKey(app);
+  t.equal(key.algorithm, 'RS256', 'the default ring signs with RS256 (the confusion rows below assume an RSA key)');
+  const header = (patch: Claims = {}) => serviceHeader(key, patch);
+  /** The victim's claims with a new jti and `patch`, signed like the service, header patched. */
+  const forge = (patch: Claims = {}, headerPatch: Claims = {}) => signLikeTheService(app, { ...claims, jti: randomUUID(), ...patch }, headerPatch, key);
   const without = (name: string) => {
     const { [name]: _dropped, ...rest } = claims;
-    return sign(HEADER, rest, config.JWT_SECRET);
+    return signLikeTheService(app, rest, {}, key);
   };
-  const unsigned = (header: Claims) => `${b64(header)}.${b64(claims)}.`;
+  /** The service's header (real kid) patched, over the victim's claims, signed by `material` under the header's alg. */
+  const signedWith = (headerPatch: Claims, material: Parameters<typeof signJws>[2], patch: Claims = {}) => signJws(header(headerPatch), { ...claims, jti: randomUUID(), ...patch }, material);
+  const unsigned = (headerPatch: Claims) => unsignedJws(header(headerPatch), claims);
   const honest = forge();
-  const attackerKey = randomBytes(32);
+  const attackerSecret = randomBytes(32);
+  const attackerRsa = attackerKey('RS256');
+  const attackerEc = attackerKey('ES256');
+  const publishedJwk = JSON.stringify(app.signingKeys.jwks(app.clock.now()).keys[0]);
 
   // Control: the forging helper reproduces a real token, so every refusal below is the attack's doing.
   t.equal((await app.inject(me(honest))).statusCode, 200, 'a token re-signed with the real key and claims is accepted');
+  t.equal(refusalReason(app, honest), ACCEPTED);
 
   // A second session of the victim, logged out: its token keeps a valid signature.
   const second = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: victim.email, password: victim.password } });
   const revokedToken = second.json().accessToken as string;
   await app.inject({ method: 'POST', url: '/api/auth/logout', headers: bearer(revokedToken) });
 
-  const jwt = (name: string, token: string, code: Case['code'] = 'TOKEN_INVALID', extra: Partial<Case> = {}): Case => ({
+  const jwt = (name: string, token: string, reason: string, code: Case['code'] = 'TOKEN_INVALID', extra: Partial<Case> = {}): Case => ({
     name,
     request: me(token),
     status: 401,
     code,
+    check: (t: Test) => t.equal(refusalReason(app, token), reason, `refused by its own defect: ${reason}`),
     ...extra,
   });
   const cases: Case[] = [
-    jwt('alg none, no signature', unsigned({ alg: 'none', typ: 'at+jwt' })),
-    jwt('alg "None", no signature', unsigned({ alg: 'None', typ: 'at+jwt' })),
-    jwt('alg none, HMAC signature kept', forge({}, { alg: 'none', typ: 'at+jwt' })),
-    jwt('alg RS256 header, HMAC signature (confusion)', forge({}, { alg: 'RS256', typ: 'at+jwt' })),
-    jwt('alg ES256 header, HMAC signature (confusion)', forge({}, { alg: 'ES256', typ: 'at+jwt' })),
-    jwt('HS512 with the real secret', sign({ alg: 'HS512', typ: 'at+jwt' }, claims, config.JWT_SECRET, 'sha512')),
-    jwt('HS256 keyed with a made-up public key PEM', forge({}, HEADER, FAKE_PUBLIC_KEY)),
-    jwt('HS256 with another secret', forge({}, HEADER, attackerKey)),
-    jwt('one signature character flipped', flipChar(honest, honest.lastIndexOf('.') + 10)),
-    jwt('signature stripped', `${honest.slice(0, honest.lastIndexOf('.'))}.`),
-    jwt('payload not JSON', `${b64(HEADER)}.${b64('not json')}.${honest.split('.')[2]}`),
-    jwt('expired', forge({ iat: now - 960, exp: now - 60 }), 'TOKEN_EXPIRED'),
-    jwt('iat an hour in the future', forge({ iat: now + 3600, exp: now + 4500 })),
-    jwt('nbf an hour in the future', forge({ nbf: now + 3600 })),
-    jwt('exp as a string', forge({ exp: String(now + 600) })),
-    jwt('another issuer', forge({ iss: 'https://evil.example' })),
-    jwt('another audience', forge({ aud: 'someone-else' })),
-    jwt('no sid', without('sid')),
-    jwt('no jti', without('jti')),
-    jwt('no exp (a token that never expires)', without('exp')),
-    jwt('no iat', without('iat')),
-    jwt('unknown role', forge({ role: 'SUPERADMIN' })),
-    jwt('role ADMIN on a consumer session', forge({ role: 'ADMIN' }), 'TOKEN_STALE'),
-    jwt("another user's sub with the victim's sid", forge({ sub: other.id }), 'SESSION_EXPIRED'),
-    jwt('typ JWT', forge({}, { alg: 'HS256', typ: 'JWT' })),
-    jwt('no typ', forge({}, { alg: 'HS256' })),
-    jwt('kid path traversal, signed with an empty key', forge({}, { ...HEADER, kid: '../../../../../../dev/null' }, '')),
-    jwt('jku to an attacker JWKS, signed with the attacker key', forge({}, { ...HEADER, jku: 'https://evil.example/jwks.json' }, attackerKey)),
-    jwt('x5u to an attacker certificate, signed with the attacker key', forge({}, { ...HEADER, x5u: 'https://evil.example/cert.pem' }, attackerKey)),
-    jwt('kid with SQL, signed with the injected key', forge({}, { ...HEADER, kid: "x' UNION SELECT 'k' --" }, 'k')),
-    jwt('valid signature, revoked session', revokedToken, 'SESSION_REVOKED'),
-    jwt('8 KiB token, attacker key', forge({ pad: 'x'.repeat(8 * 1024) }, HEADER, attackerKey)),
-    jwt('8 KiB of base64url', 'A'.repeat(8 * 1024)),
-    jwt('trailing segment', `${honest}.extra`),
+    jwt('alg none, no signature', unsigned({ alg: 'none' }), 'FAST_JWT_MISSING_SIGNATURE'),
+    jwt('alg "None", no signature', unsigned({ alg: 'None' }), 'FAST_JWT_MISSING_SIGNATURE'),
+    jwt('alg none, real signature kept', forge({}, { alg: 'none' }), ALG),
+    jwt('alg HS256, HMAC keyed with the published public key PEM (confusion)', signedWith({ alg: 'HS256' }, key.verificationKey), ALG),
+    jwt('alg HS256, HMAC keyed with the published JWK (confusion)', signedWith({ alg: 'HS256' }, publishedJwk), ALG),
+    jwt('alg ES256, signed by an attacker EC key under the real kid (confusion)', signedWith({ alg: 'ES256' }, attackerEc.privateKey), ALG),
+    jwt('RS512 with the real key', signedWith({ alg: 'RS512' }, key.signingKey), ALG),
+    jwt('PS256 with the real key', signedWith({ alg: 'PS256' }, key.signingKey), ALG),
+    jwt('HS256 keyed with a made-up public key PEM', signedWith({ alg: 'HS256' }, FAKE_PUBLIC_KEY), ALG),
+    jwt('HS256 with another secret', signedWith({ alg: 'HS256' }, attackerSecret), ALG),
+    jwt('RS256 with another key, under the real kid', signedWith({}, attackerRsa.privateKey), SIGNATURE),
+    jwt('one signature character flipped', flipChar(honest, honest.lastIndexOf('.') + 10), SIGNATURE),
+    jwt('signature stripped', `${honest.slice(0, honest.lastIndexOf('.'))}.`, 'FAST_JWT_MISSING_SIGNATURE'),
+    jwt('payload not JSON', `${b64(header())}.${b64('not json')}.${honest.split('.')[2]}`, 'FAST_JWT_MALFORMED'),
+    jwt('expired', forge({ iat: now - 960, exp: now - 60 }), 'FAST_JWT_EXPIRED', 'TOKEN_EXPIRED'),
+    jwt('iat an hour in the future', forge({ iat: now + 3600, exp: now + 4500 }), SERVICE),
+    jwt('nbf an hour in the future', forge({ nbf: now + 3600 }), 'FAST_JWT_INACTIVE'),
+    jwt('exp as a string', forge({ exp: String(now + 600) }), 'FAST_JWT_INVALID_CLAIM_TYPE'),
+    jwt('another issuer', forge({ iss: 'https://evil.example' }), 'FAST_JWT_INVALID_CLAIM_VALUE'),
+    jwt('another audience', forge({ aud: 'someone-else' }), 'FAST_JWT_INVALID_CLAIM_VALUE'),
+    jwt('no sid', without('sid'), 'FAST_JWT_MISSING_REQUIRED_CLAIM'),
+    jwt('no jti', without('jti'), 'FAST_JWT_MISSING_REQUIRED_CLAIM'),
+    jwt('no exp (a token that never expires)', without('exp'), 'FAST_JWT_MISSING_REQUIRED_CLAIM'),
+    jwt('no iat', without('iat'), 'FAST_JWT_MISSING_REQUIRED_CLAIM'),
+    jwt('unknown role', forge({ role: 'SUPERADMIN' }), SERVICE),
+    jwt('role ADMIN on a consumer session', forge({ role: 'ADMIN' }), ACCEPTED, 'TOKEN_STALE'),
+    jwt("another user's sub with the victim's sid", forge({ sub: other.id }), ACCEPTED, 'SESSION_EXPIRED'),
+    jwt('typ JWT', forge({}, { typ: 'JWT' }), 'FAST_JWT_INVALID_TYPE'),
+    jwt('no typ', forge({}, { typ: undefined }), 'FAST_JWT_INVALID_TYPE'),
+    jwt('no kid', forge({}, { kid: undefined }), SERVICE),
+    jwt('a kid of no key of the ring, signed with the real key', forge({}, { kid: randomUUID() }), SERVICE),
+    jwt('kid path traversal, signed with an empty key', signedWith({ alg: 'HS256', kid: '../../../../../../dev/null' }, ''), SERVICE),
+    jwt('kid with SQL, signed with the injected key', signedWith({ alg: 'HS256', kid: "x' UNION SELECT 'k' --" }, 'k'), SERVICE),
+    jwt("jwk: the attacker's public key embedded, signed with it", signedWith({ jwk: attackerRsa.publicJwk }, attackerRsa.privateKey), SIGNATURE),
+    jwt("jwk: the attacker's public key embedded, no kid", signedWith({ jwk: attackerRsa.publicJwk, kid: undefined }, attackerRsa.privateKey), SERVICE),
+    jwt('jku to an attacker JWKS, signed with the attacker key', signedWith({ jku: 'https://evil.example/jwks.json' }, attackerRsa.privateKey), SIGNATURE),
+    jwt('jku to an attacker JWKS naming its own kid', signedWith({ jku: 'https://evil.example/jwks.json', kid: 'attacker-key' }, attackerRsa.privateKey), SERVICE),
+    jwt('x5u to an attacker certificate, signed with the attacker key', signedWith({ x5u: 'https://evil.example/cert.pem' }, attackerRsa.privateKey), SIGNATURE),
+    jwt('valid signature, revoked session', revokedToken, ACCEPTED, 'SESSION_REVOKED'),
+    jwt('16 KiB header, signed with the real key', forge({}, { pad: 'x'.repeat(16 * 1024) }), SERVICE),
+    jwt('8 KiB token, attacker key', signedWith({}, attackerRsa.privateKey, { pad: 'x'.repeat(8 * 1024) }), SIGNATURE),
+    jwt('8 KiB of base64url', 'A'.repeat(8 * 1024), SERVICE),
+    jwt('trailing segment', `${honest}.extra`, 'FAST_JWT_MALFORMED'),
     { name: 'two tokens in one header', request: { method: 'GET', url: '/api/auth/me', headers: { authorization: `Bearer ${honest} ${honest}` } }, status: 401, code: 'TOKEN_INVALID' },
     { name: 'Basic scheme', request: { method: 'GET', url: '/api/auth/me', headers: { authorization: `Basic ${b64('admin:admin')}` } }, status: 401, code: 'TOKEN_INVALID' },
   ];
   await runCases(t, ctx, 'json', cases);
   t.equal((await app.inject(me(victim.accessToken))).statusCode, 200, "the victim's token still works");
+});
+
+t.test("a retired key's kid: refused however fresh the claims", async (t) => {
+  const clock = createManualClock();
+  const { emails, env } = adminEnv(1);
+  const built = await buildTestApp(t, { clock, env });
+  const { app, config } = built;
+  const admin = await registerAdmin(app, emails[0]!);
+  const victim = await registerUser(app);
+  const subject = { sub: victim.id, sid: String(decode(victim.accessToken).sid), role: victim.role };
+  const retiring = currentSigningKey(app);
+  const rotated = await app.inject({ method: 'POST', url: '/api/admin/signing-keys', headers: bearer(admin.accessToken), payload: {} });
+  t.equal(rotated.statusCode, 201, 'a new key is added');
+  clock.advance((config.SIGNING_KEY_PUBLISH_DELAY + config.JWT_ACCESS_TTL) * 1000 + CLOCK_SKEW_MS + 1000);
+  t.notOk(app.signingKeys.find(retiring.kid, clock.now()), 'the first key has retired');
+
+  const ctx = stateContext(t, built);
+  const control = signLikeTheService(app, serviceClaims(app, subject));
+  t.equal((await app.inject(me(control))).statusCode, 200, 'control: the same fresh claims under the current key are accepted');
+  const token = signLikeTheService(app, serviceClaims(app, subject), {}, retiring);
+  await runCases(t, ctx, 'json', [
+    { name: 'fresh claims signed by the retired key', request: me(token), status: 401, code: 'TOKEN_INVALID', check: (t) => t.equal(refusalReason(app, token), SERVICE) },
+    { name: "the victim's token of the retired key", request: me(victim.accessToken), status: 401, code: 'TOKEN_INVALID' },
+  ]);
 });
 
 t.test('tampered refresh cookies', async (t) => {
