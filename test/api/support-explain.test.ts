@@ -10,6 +10,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { registerUser } from '../helpers/factories.js';
+import { attackerKey, currentSigningKey, serviceClaims, serviceHeader, signJws, signLikeTheService } from '../helpers/jwt.js';
 import {
   appWithToken,
   call,
@@ -108,7 +109,7 @@ function assertChecks(t: Test, explanation: Json) {
 }
 
 t.test('explain by token agrees with the real guard', async (t) => {
-  const { app, admin, config, sql } = await setupSupport(t);
+  const { app, admin, sql } = await setupSupport(t);
   const partner = await registerWithRole(app, 'PARTNER');
   const consumer = await registerWithRole(app, 'CONSUMER');
   const reader = await appWithToken(app, admin.accessToken, ['auth-admin.apps.read']);
@@ -133,7 +134,11 @@ t.test('explain by token agrees with the real guard', async (t) => {
 
   // Tokens that fail before any role or permission is looked at: the same refusal on every route,
   // in the vocabulary of the route's wire format (the V3 envelope maps the shared codes).
-  const expired = expiredAccessToken(config, { sub: admin.id, sid: sidOf(admin.accessToken), role: 'ADMIN' });
+  const adminSubject = { sub: admin.id, sid: sidOf(admin.accessToken), role: 'ADMIN' };
+  const expired = expiredAccessToken(app, adminSubject);
+  // Well-formed ADMIN claims of a live session, refused for the key alone.
+  const otherKey = signJws(serviceHeader(currentSigningKey(app)), serviceClaims(app, adminSubject), attackerKey('RS256').privateKey);
+  const unknownKid = signLikeTheService(app, serviceClaims(app, adminSubject), { kid: 'no-such-key' });
   const ended = await loginAs(app, admin);
   const logout = await app.inject({ method: 'POST', url: '/api/auth/logout', headers: { authorization: `Bearer ${ended.accessToken}` } });
   t.equal(logout.statusCode, 200, 'the second ADMIN session is logged out');
@@ -151,6 +156,8 @@ t.test('explain by token agrees with the real guard', async (t) => {
     { who: 'a disabled account (PARTNER)', token: disabled.accessToken, json: 'ACCOUNT_DISABLED', v3: 'V3_AUTH_PERMISSION_DENIED' },
     { who: 'a token older than a role change', token: promoted.accessToken, json: 'TOKEN_STALE', v3: 'V3_AUTH_TOKEN_REVOKED' },
     { who: 'a garbage token', token: 'garbage.token.value', json: 'TOKEN_INVALID', v3: 'V3_AUTH_TOKEN_INVALID' },
+    { who: 'ADMIN claims signed by another key under the real kid', token: otherKey, json: 'TOKEN_INVALID', v3: 'V3_AUTH_TOKEN_INVALID' },
+    { who: 'ADMIN claims under a kid of no key of the ring', token: unknownKid, json: 'TOKEN_INVALID', v3: 'V3_AUTH_TOKEN_INVALID' },
     { who: "a suspended app's token", token: suspended.token, json: 'V3_AUTH_APP_SUSPENDED', v3: 'V3_AUTH_APP_SUSPENDED' },
   ];
   for (const failure of failures) {
@@ -168,6 +175,8 @@ t.test('explain by token agrees with the real guard', async (t) => {
       return checks.find((check) => !check.passed);
     };
     t.match(await step(expired, ME.path), { check: /token valid/, code: 'TOKEN_EXPIRED' }, 'expired: the token is not valid');
+    t.match(await step(otherKey, ME.path), { check: /token valid/, code: 'TOKEN_INVALID' }, 'another key: the token is not valid');
+    t.match(await step(unknownKid, ME.path), { check: /token valid/, code: 'TOKEN_INVALID' }, 'unknown kid: the token is not valid');
     t.match(await step(ended.accessToken, ME.path), { check: 'session alive', code: 'SESSION_REVOKED' }, 'logged out: the session is not alive');
     t.match(await step(disabled.accessToken, ME.path), { check: 'account enabled', code: 'ACCOUNT_DISABLED' }, 'disabled: the account is not enabled');
     t.match(await step(promoted.accessToken, ME.path), { check: 'token role current', code: 'TOKEN_STALE' }, 'role changed: the token is stale');

@@ -4,11 +4,12 @@
  * /api/support, reads of auth_events, and the "no secret in the answer" assertion.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import type { Test } from 'tap';
 import type { Config } from '../../src/config.js';
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js';
+import { serviceClaims, signLikeTheService } from '../helpers/jwt.js';
 import { adminEnv, refreshCookieOf, type RegisteredUser, registerAdmin, registerUser, strongPassword, uniqueEmail } from '../helpers/factories.js';
 import { appToken, type CreatedApp, createApp } from './v3-admin-helpers.js';
 
@@ -111,16 +112,12 @@ export async function appWithToken(app: FastifyInstance, adminToken: string, per
 }
 
 /**
- * A user access token signed with the service's key and claims, already expired: what a browser
- * holds after JWT_ACCESS_TTL. Built by hand so no clock has to move.
+ * A user access token signed with the service's current key and claims, already expired: what a
+ * browser holds after JWT_ACCESS_TTL. Built by hand so no clock has to move.
  */
-export function expiredAccessToken(config: Config, claims: { sub: string; sid: string; role: string }): string {
-  const now = Math.floor(Date.now() / 1000);
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const header = encode({ alg: 'HS256', typ: 'at+jwt' });
-  const payload = encode({ ...claims, jti: randomUUID(), iat: now - 3600, exp: now - 1800, iss: config.ISSUER, aud: config.JWT_AUDIENCE });
-  const signature = createHmac('sha256', config.JWT_SECRET).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${signature}`;
+export function expiredAccessToken(app: FastifyInstance, claims: { sub: string; sid: string; role: string }): string {
+  const now = Math.floor(app.clock.now() / 1000);
+  return signLikeTheService(app, serviceClaims(app, claims, { iat: now - 3600, exp: now - 1800 }));
 }
 
 export interface EventRow {
