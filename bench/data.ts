@@ -65,6 +65,24 @@ export function databaseUrl(adminUrl: string, name: string): string {
   return url.toString();
 }
 
+/**
+ * Drops smoke-run databases left behind by runs that were killed: those with no connection at all
+ * (a live run keeps its pool open from start to end).
+ */
+export async function dropAbandonedSmokeDatabases(adminUrl: string): Promise<string[]> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin<{ datname: string }[]>`
+      select datname from pg_database d
+      where datname like 'portcullis\_bench\_smoke\_%'
+        and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
+    for (const { datname } of rows) await admin.unsafe(`drop database if exists "${datname}"`);
+    return rows.map((row) => row.datname);
+  } finally {
+    await admin.end();
+  }
+}
+
 /** Drops and creates `name`, migrates it and loads the starter catalog (what npm run db:seed does). */
 export async function prepareDatabase(adminUrl: string, name: string): Promise<{ url: string; handle: DatabaseHandle; drop: () => Promise<void> }> {
   if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new Error(`unsafe database name ${name}`);

@@ -5,8 +5,8 @@
  *   autocannon's own histogram keeps whole milliseconds and only 2xx responses;
  * - an error is anything but the expected status (a 401 from a refresh is an error), a failed
  *   body check, a connection error or a timeout;
- * - CPU time of the server process (all threads), of Redis (INFO cpu) and of this load generator,
- *   each divided by completed requests.
+ * - CPU time of the server process (all threads), of Redis (INFO cpu), of the Postgres backends
+ *   serving the bench database and of this load generator, each divided by completed requests.
  */
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import type { Redis } from 'ioredis';
@@ -32,6 +32,8 @@ export interface LoadSpec {
   /** Extra check of a response with the expected status; false makes it an error. */
   check?: (body: string, headers: Record<string, string | string[]>) => boolean;
   redis?: Redis;
+  /** Pids of the Postgres backends serving the bench database (their CPU is charged too). */
+  postgresPids?: () => Promise<number[]>;
 }
 
 export interface LoadResult {
@@ -46,6 +48,7 @@ export interface LoadResult {
   outcomes: Record<string, number>;
   serverCpuUsPerReq: number;
   redisCpuUsPerReq: number | null;
+  postgresCpuUsPerReq: number | null;
   loadgenCpuUsPerReq: number;
   /** Share of one core the load generator used: near 1 means it, not the server, may be the limit. */
   loadgenCoreShare: number;
@@ -54,6 +57,28 @@ export interface LoadResult {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** CPU time of each listed process, by pid; processes that are gone are left out. */
+async function cpuByPid(pids: (() => Promise<number[]>) | undefined): Promise<Map<number, number> | null> {
+  if (!pids) return null;
+  const result = new Map<number, number>();
+  for (const pid of await pids()) {
+    try {
+      result.set(pid, processCpuMicros(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return result;
+}
+
+/** CPU spent between two samples; a backend that appeared meanwhile counts from zero. */
+function cpuDelta(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
+  if (!before || !after) return null;
+  let sum = 0;
+  for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
+  return sum;
 }
 
 async function redisCpuMicros(redis: Redis | undefined): Promise<number | null> {
@@ -99,6 +124,7 @@ export async function runConcurrent(specs: LoadSpec[], durationSec: number, warm
   const outcomes = specs.map(() => ({}) as Record<string, number>);
   const serverBefore = processCpuMicros(specs[0]!.serverPid);
   const redisBefore = await redisCpuMicros(specs[0]!.redis);
+  const postgresBefore = await cpuByPid(specs[0]!.postgresPids);
   const loadgenBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const runs = await Promise.all(
@@ -121,6 +147,7 @@ export async function runConcurrent(specs: LoadSpec[], durationSec: number, warm
   const loadgen = process.cpuUsage(loadgenBefore);
   const serverMicros = processCpuMicros(specs[0]!.serverPid) - serverBefore;
   const redisAfter = await redisCpuMicros(specs[0]!.redis);
+  const postgresMicros = cpuDelta(postgresBefore, await cpuByPid(specs[0]!.postgresPids));
   const total = counts.reduce((sum, count) => sum + count, 0);
   const results = specs.map((spec, index): LoadResult => {
     const requests = counts[index]!;
@@ -144,6 +171,7 @@ export async function runConcurrent(specs: LoadSpec[], durationSec: number, warm
       // One server process serves every load here; its CPU is shared out per request of all of them.
       serverCpuUsPerReq: serverMicros / Math.max(1, total),
       redisCpuUsPerReq: redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / Math.max(1, total),
+      postgresCpuUsPerReq: postgresMicros === null ? null : postgresMicros / Math.max(1, total),
       loadgenCpuUsPerReq: (loadgen.user + loadgen.system) / Math.max(1, total),
       loadgenCoreShare: (loadgen.user + loadgen.system) / 1e6 / seconds,
     };

@@ -61,6 +61,12 @@ export async function startServer(name: string, entry: string, env: Record<strin
     output += chunk.toString();
     if (output.length > 200_000) output = output.slice(-100_000);
   };
+  // If this process dies without stopping its children (SIGKILL), a watchdog stops the child: it
+  // polls both and sends SIGTERM only while the child still lives and this process is gone.
+  spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -0 ${process.pid} 2>/dev/null || kill -TERM ${child.pid} 2>/dev/null`], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

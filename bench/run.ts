@@ -18,6 +18,7 @@ import { createRedisSessionStore } from '../src/redis/redis-session-store.js';
 import {
   type BenchApp,
   createApps,
+  dropAbandonedSmokeDatabases,
   hasPermission,
   insertUsers,
   INTROSPECT_PERMISSION,
@@ -44,12 +45,32 @@ let loadBefore = 0;
 async function main(): Promise<number> {
   mkdirSync(settings.outDir, { recursive: true });
   loadBefore = loadavg()[0]!;
+  const abandoned = await dropAbandonedSmokeDatabases(settings.adminUrl);
+  if (abandoned.length > 0) log(`dropped databases of killed smoke runs: ${abandoned.join(', ')}`);
   log(`${settings.smoke ? 'smoke' : 'full'} run ${settings.runId}: database ${settings.databaseName}, Redis prefix ${prefix}, results to ${settings.outDir}`);
   const database = await prepareDatabase(settings.adminUrl, settings.databaseName);
   const redis = new Redis(settings.redisUrl, { lazyConnect: true });
   await redis.connect();
   const servers: ServerProcess[] = [];
   const starting: Promise<unknown>[] = [];
+  let cleaned: Promise<void> | null = null;
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      await Promise.all(starting);
+      for (const server of servers.reverse()) await server.stop().catch(() => {});
+      const deleted = await deleteKeysWithPrefix(redis, prefix).catch(() => -1);
+      log(`deleted ${deleted} Redis keys under ${prefix}`);
+      await redis.quit().catch(() => redis.disconnect());
+      await database.handle.close();
+      if (settings.dropDatabaseAfter) await database.drop();
+    })());
+  // Ctrl-C or a test's SIGTERM: stop the servers and remove the run's keys (and smoke database) first.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   try {
     // In a smoke run the numbers mean nothing, so this runs alongside set-up instead of after it.
     const jwtTable = settings.smoke && wants('jwt') ? jwtAlgorithmTable() : null;
@@ -78,6 +99,8 @@ async function main(): Promise<number> {
       ISSUER: serviceUrl,
     };
     const config = loadConfig(serviceEnv);
+    const postgresPids = async () =>
+      ((await database.handle.db.execute(sql`select pid from pg_stat_activity where datname = ${settings.databaseName}`)) as unknown as Array<{ pid: number }>).map((row) => Number(row.pid));
     const keys = createKeys(prefix);
     const store = createRedisSessionStore({ client: redis, keys });
 
@@ -127,6 +150,7 @@ async function main(): Promise<number> {
       ...(def.expectStatus ? { expectStatus: def.expectStatus } : {}),
       ...(def.check ? { check: def.check } : {}),
       redis,
+      postgresPids,
       ...overrides,
     });
 
@@ -238,13 +262,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${readmeSection(report)}\n`);
     return 0;
   } finally {
-    await Promise.all(starting);
-    for (const server of servers.reverse()) await server.stop().catch(() => {});
-    const deleted = await deleteKeysWithPrefix(redis, prefix).catch(() => -1);
-    log(`deleted ${deleted} Redis keys under ${prefix}`);
-    await redis.quit().catch(() => redis.disconnect());
-    await database.handle.close();
-    if (settings.dropDatabaseAfter) await database.drop();
+    await cleanup();
   }
 }
 

@@ -3,7 +3,8 @@
  * (`npm run bench -- --smoke`, BENCH_SMOKE=1) that the test suite uses so the harness cannot rot.
  *
  * Flags and variables (all optional):
- *   --smoke | BENCH_SMOKE=1         1 s per scenario, no warm-up, tiny data, results to a temp dir
+ *   --smoke | BENCH_SMOKE=1         1 s per scenario (2 s with argon2), no warm-up, tiny data,
+ *                                   results to a temp dir
  *   --out=DIR | BENCH_OUT_DIR       where latest.md / latest.json go (default bench/results)
  *   --only=REGEX | BENCH_ONLY       run only the scenarios whose id matches (for working on one)
  *   BENCH_DATABASE_ADMIN_URL        a role that may create databases (else TEST_DATABASE_ADMIN_URL,
@@ -76,7 +77,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       dropDatabaseAfter: true,
       warmupSec: 0,
       durationSec: 1,
-      hashDurationSec: 1,
+      // Long enough for a few argon2 logins to finish next to /me in the storm.
+      hashDurationSec: 2,
       users: 50,
       apps: 5,
       tokensPerApp: 2,
