@@ -118,7 +118,9 @@ for (const algorithm of ALGORITHMS) {
     const SERVICE = 'service';
     const SIGNATURE = 'FAST_JWT_INVALID_SIGNATURE';
     const ALG = 'FAST_JWT_INVALID_ALGORITHM';
-    const cases: [string, string, string][] = [
+    // exp is type-checked by fast-jwt, or by the service where it checks exp against its own clock.
+    const EXP_TYPE = /^(FAST_JWT_INVALID_CLAIM_TYPE|service)$/;
+    const cases: [string, string, string | RegExp][] = [
       ['not a JWT at all', 'abc', SERVICE],
       ['three segments of garbage', 'abc.def.ghi', SERVICE],
       ['header that is not JSON', `${Buffer.from('{nope').toString('base64url')}.${b64url(base)}.sig`, SERVICE],
@@ -149,8 +151,8 @@ for (const algorithm of ALGORITHMS) {
       ['wrong issuer', forge({ ...base, iss: 'https://evil.example' }), 'FAST_JWT_INVALID_CLAIM_VALUE'],
       ['wrong audience', forge({ ...base, aud: 'someone-else' }), 'FAST_JWT_INVALID_CLAIM_VALUE'],
       ['audience as an array without ours', forge({ ...base, aud: ['someone-else'] }), 'FAST_JWT_INVALID_CLAIM_VALUE'],
-      ...['sid', 'jti', 'role', 'sub', 'exp', 'iat', 'iss', 'aud'].map((claim): [string, string, string] => [`missing ${claim}`, forge(without(claim)), 'FAST_JWT_MISSING_REQUIRED_CLAIM']),
-      ['exp as a string', forge({ ...base, exp: String(Number(base.exp)) }), 'FAST_JWT_INVALID_CLAIM_TYPE'],
+      ...['sid', 'jti', 'role', 'sub', 'exp', 'iat', 'iss', 'aud'].map((claim): [string, string, string | RegExp] => [`missing ${claim}`, forge(without(claim)), 'FAST_JWT_MISSING_REQUIRED_CLAIM']),
+      ['exp as a string', forge({ ...base, exp: String(Number(base.exp)) }), EXP_TYPE],
       ['iat an hour in the future', forge({ ...base, iat: nowSeconds() + 3600, exp: nowSeconds() + 4500 }), SERVICE],
       ['role ROOT', forge({ ...base, role: 'ROOT' }), SERVICE],
       ['role in lower case', forge({ ...base, role: 'consumer' }), SERVICE],
@@ -174,7 +176,7 @@ for (const algorithm of ALGORITHMS) {
 
     for (const [label, token, reason] of cases) {
       t.test(label, async (t) => {
-        t.equal(refusalReason(app, token), reason, `refused by its own defect: ${reason}`);
+        t.match(refusalReason(app, token), typeof reason === 'string' ? new RegExp(`^${reason}$`) : reason, `refused by its own defect: ${reason}`);
         const res = await probe(app, `Bearer ${token}`);
         t.ok(res.statusCode < 500, `no 5xx (got ${res.statusCode})`);
         assertRejected(t, res, 401, 'TOKEN_INVALID');
@@ -186,7 +188,7 @@ for (const algorithm of ALGORITHMS) {
     t.test('expired, otherwise correct: 401 TOKEN_EXPIRED', async (t) => {
       const now = nowSeconds();
       const token = forge({ ...base, iat: now - 1000, exp: now - 100 });
-      t.equal(refusalReason(app, token), 'FAST_JWT_EXPIRED', 'refused for its expiry alone');
+      t.equal(refusalReason(app, token), 'expired', 'refused for its expiry alone');
       const res = await probe(app, `Bearer ${token}`);
       assertRejected(t, res, 401, 'TOKEN_EXPIRED');
       t.equal(res.json().error, 'Invalid or expired token');

@@ -125,16 +125,19 @@ export function attackerKey(algorithm = 'RS256'): AttackerKey {
 }
 
 /**
- * Why the app's verifier refuses `token`: the fast-jwt error code of the check that failed
- * (FAST_JWT_INVALID_SIGNATURE, FAST_JWT_INVALID_ALGORITHM, ...), 'service' when the service
- * refused it around fast-jwt (no readable kid of a published key, or a claim it checks itself),
- * or 'accepted'. Lets a case assert that it fails for its own defect and not for another.
+ * Why the app's verifier refuses `token`: 'expired' for a token past its exp (whoever checks it),
+ * else the fast-jwt error code of the check that failed (FAST_JWT_INVALID_SIGNATURE,
+ * FAST_JWT_INVALID_ALGORITHM, ...), 'service' when the service refused it around fast-jwt (no
+ * readable kid of a published key, or a claim it checks itself), or 'accepted'. Lets a case
+ * assert that it fails for its own defect and not for another.
  */
 export function refusalReason(app: FastifyInstance, token: string): string {
   try {
     app.accessTokens.verify(token);
     return 'accepted';
   } catch (error) {
-    return (error as { cause?: { code?: string } }).cause?.code ?? 'service';
+    const { code, cause } = error as { code?: string; cause?: { code?: string } };
+    if (code === 'TOKEN_EXPIRED' || cause?.code === 'FAST_JWT_EXPIRED') return 'expired';
+    return cause?.code ?? 'service';
   }
 }
