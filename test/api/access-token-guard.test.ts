@@ -105,6 +105,10 @@ for (const algorithm of ALGORITHMS) {
     const injected = own ? { material: own.privateKey, jwk: own.publicJwk } : { material: secret, jwk: { kty: 'oct', k: secret.toString('base64url'), alg: 'HS256' } };
 
     t.test('control: the same claims re-signed by this helper are accepted', async (t) => {
+      const [signingInput] = user.accessToken.split(/\.(?=[^.]*$)/);
+      t.equal(forge().startsWith(`${signingInput}.`), true, "header and payload are the service's own, byte for byte");
+      // ECDSA signatures are randomised; the others are deterministic, so the whole token matches.
+      if (algorithm !== 'ES256') t.equal(forge(), user.accessToken, "the whole token is the service's own");
       const res = await probe(app, `Bearer ${forge()}`);
       t.equal(res.statusCode, 200, 'helper signs exactly like the service, so each case below fails for its one defect');
       t.equal(res.json().id, user.id);
