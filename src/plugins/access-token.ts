@@ -8,7 +8,8 @@
  * registration and builds a new verifier for every call that names another key.
  *
  * The verified-token cache (JWT_VERIFY_CACHE_SIZE) is safe here because an entry is keyed by the
- * whole token, expires with the token's exp, and lives in its key's verifier, which is dropped
+ * whole token, lives at most one access-token lifetime, is followed by our own exp and iat checks
+ * against the injected clock on every hit, and lives in its key's verifier, which is dropped
  * when the key retires; and because it replaces only the signature check: the session is still
  * checked on every request, so logout and revocation take effect at once. Cached claims are
  * shared between requests, so they are frozen.
@@ -101,6 +102,8 @@ export default fp(
           allowedAud: config.JWT_AUDIENCE,
           requiredClaims: REQUIRED_CLAIMS,
           checkTyp: ACCESS_TOKEN_TYP,
+          // exp is checked below against the injected clock, like every other expiry decision.
+          ignoreExpiration: true,
           cache: config.JWT_VERIFY_CACHE_SIZE > 0 ? config.JWT_VERIFY_CACHE_SIZE : false,
           cacheTTL: config.JWT_ACCESS_TTL * 1000,
         }) as Verify;
@@ -123,11 +126,12 @@ export default fp(
         try {
           payload = verifierFor(key)(token);
         } catch (error) {
-          const code = (error as { code?: string }).code;
-          throw new AppError(code === 'FAST_JWT_EXPIRED' ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID', { cause: error });
+          throw new AppError('TOKEN_INVALID', { cause: error });
         }
+        const now = clock.now();
+        if (typeof payload.exp !== 'number' || payload.exp * 1000 <= now) throw new AppError(typeof payload.exp === 'number' ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID');
         // Only we sign these, so an iat from the future means a forged or mis-clocked token.
-        if (typeof payload.iat === 'number' && payload.iat * 1000 > clock.now() + MAX_CLOCK_SKEW_MS) throw new AppError('TOKEN_INVALID');
+        if (typeof payload.iat !== 'number' || payload.iat * 1000 > now + MAX_CLOCK_SKEW_MS) throw new AppError('TOKEN_INVALID');
         return toAccessClaims(payload);
       },
     };
