@@ -6,8 +6,13 @@
  */
 export function createKeys(prefix: string) {
   return {
-    /** Hash: one session (see SessionRecord fields in session-store.ts). */
+    /** Hash: one session (fields listed in session-scripts.ts). */
     session: (userId: string, sessionId: string) => `${prefix}{u:${userId}}:sess:${sessionId}`,
+    /**
+     * String: the session's last rotation (time, predecessor digest, sealed successor), only for the
+     * refresh reuse grace window (see ROTATE_SCRIPT in session-scripts.ts).
+     */
+    sessionGrace: (userId: string, sessionId: string) => `${prefix}{u:${userId}}:grace:${sessionId}`,
     /** Sorted set: the user's session ids, scored by the time their record may be dropped. */
     userSessions: (userId: string) => `${prefix}{u:${userId}}:sessions`,
     /** String (JSON): the app's snapshot (see app-token-store.ts). */

@@ -1,5 +1,6 @@
 /**
- * SessionStore on Redis: one hash per session plus a per-user sorted set (score = retainUntil)
+ * SessionStore on Redis: one hash per session (and, for a few seconds after each rotation, a grace
+ * key holding the replayable successor) plus a per-user sorted set (score = retainUntil)
  * so "revoke all" and listing are one script over one hash slot. Layout and scripts live in
  * session-scripts.ts; the contract and threat model in session-store.ts.
  */
@@ -8,11 +9,13 @@ import type { UserRole } from '../db/schema.js';
 import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
 import type { RevocationReason, RotateResult, SessionInfo, SessionStatus, SessionStore } from './session-store.js';
+import { toPieces } from './listpack-pieces.js';
 import {
   ACCESS_FIELDS,
   clip,
   DISABLE_ALL_SCRIPT,
   END_DISABLED_SCRIPT,
+  GET_SCRIPT,
   INFO_FIELDS,
   LIST_SCRIPT,
   MAX_IP_LENGTH,
@@ -23,12 +26,13 @@ import {
   UPDATE_PROFILE_SCRIPT,
 } from './session-scripts.js';
 
-function toInfo(sessionId: string, values: readonly (string | null)[]): SessionInfo | null {
-  const [uid, role, em, nm, st, rr, ca, lu, ea, rea, ip, ua] = values;
+/** `values` in INFO_FIELDS order, pieces joined. The user id comes from the key, not the record. */
+function toInfo(userId: string, sessionId: string, values: readonly (string | null)[]): SessionInfo | null {
+  const [role, em, nm, st, rr, ca, lu, ea, rea, ip, ua] = values;
   if (!st) return null;
   return {
     sessionId,
-    userId: uid ?? '',
+    userId,
     role: role as UserRole,
     email: em ?? '',
     name: nm ?? null,
@@ -65,37 +69,45 @@ function parseRotateReply(reply: unknown): RotateResult {
 
 export function createRedisSessionStore(options: { client: Redis; keys: Keys }): SessionStore {
   const { client, keys } = options;
-  // The per-user scripts derive session keys as base + sessionId; refuse a template they cannot follow.
+  // The per-user scripts derive session and grace keys as base + sessionId; refuse a template they cannot follow.
   if (keys.session('u', 's') !== `${keys.session('u', '')}s`) throw new Error('keys.session must end with the session id');
+  if (keys.sessionGrace('u', 's') !== `${keys.sessionGrace('u', '')}s`) throw new Error('keys.sessionGrace must end with the session id');
 
-  const rotateScript = defineScript(client, 'portcullisSessionRotate', ROTATE_SCRIPT, 2);
-  const revokeScript = defineScript(client, 'portcullisSessionRevoke', REVOKE_SCRIPT, 1);
+  const rotateScript = defineScript(client, 'portcullisSessionRotate', ROTATE_SCRIPT, 3);
+  const revokeScript = defineScript(client, 'portcullisSessionRevoke', REVOKE_SCRIPT, 2);
+  const getScript = defineScript(client, 'portcullisSessionGet', GET_SCRIPT, 1);
   const revokeAllScript = defineScript(client, 'portcullisSessionRevokeAll', REVOKE_ALL_SCRIPT, 1);
   const disableAllScript = defineScript(client, 'portcullisSessionDisableAll', DISABLE_ALL_SCRIPT, 1);
   const endDisabledScript = defineScript(client, 'portcullisSessionEndDisabled', END_DISABLED_SCRIPT, 1);
   const updateProfileScript = defineScript(client, 'portcullisSessionUpdateProfile', UPDATE_PROFILE_SCRIPT, 1);
   const listScript = defineScript(client, 'portcullisSessionList', LIST_SCRIPT, 1);
+  /** The key bases the per-user scripts append index members to. */
+  const bases = (userId: string) => [keys.session(userId, ''), keys.sessionGrace(userId, '')];
+  const get = async (userId: string, sessionId: string) =>
+    toInfo(userId, sessionId, (await getScript(keys.session(userId, sessionId), ...INFO_FIELDS)) as (string | null)[]);
 
   return {
-    /** MULTI: hash, its expiry, the index entry and the index's own expiry land together or not at all. */
+    /**
+     * MULTI: hash, its expiry, the index entry and the index's own expiry land together or not at
+     * all. Free text goes in 64-byte pieces so the hash stays a listpack (session-scripts.ts).
+     */
     async create(s) {
       const key = keys.session(s.userId, s.sessionId);
       const index = keys.userSessions(s.userId);
       const results = await client
         .multi()
-        .del(key)
+        .del(key, keys.sessionGrace(s.userId, s.sessionId))
         .hset(key, {
-          uid: s.userId,
           role: s.role,
-          em: s.email,
-          ...(s.name !== null ? { nm: s.name } : {}),
+          ...Object.fromEntries(toPieces('em', s.email)),
+          ...(s.name !== null ? Object.fromEntries(toPieces('nm', s.name)) : {}),
           st: 'active',
           ca: s.createdAt,
           lu: s.createdAt,
           ea: s.expiresAt,
           rea: s.refreshExpiresAt,
-          ip: clip(s.ip, MAX_IP_LENGTH),
-          ua: clip(s.userAgent, MAX_USER_AGENT_LENGTH),
+          ...Object.fromEntries(toPieces('ip', clip(s.ip, MAX_IP_LENGTH))),
+          ...Object.fromEntries(toPieces('ua', clip(s.userAgent, MAX_USER_AGENT_LENGTH))),
           cur: s.refreshTokenHash,
         })
         .pexpireat(key, s.retainUntil)
@@ -110,9 +122,16 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
       if (!results || failed) throw failed?.[0] ?? new Error('session create transaction was aborted');
     },
 
-    /** One HMGET; the key's PEXPIREAT makes a dropped record read as null. */
+    /**
+     * One HMGET; the key's PEXPIREAT makes a dropped record read as null. An email or name longer
+     * than one piece (em1/nm1 present) is rare: then the record is read again, whole, by get().
+     */
     async getAccessState(userId, sessionId) {
-      const [st, role, ea, rr, em, nm] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
+      const [st, role, ea, rr, em, nm, em1, nm1] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
+      if (em1 !== null || nm1 !== null) {
+        const info = await get(userId, sessionId);
+        return info && { status: info.status, role: info.role, email: info.email, name: info.name, expiresAt: info.expiresAt, revokedReason: info.revokedReason };
+      }
       if (!st) return null;
       return {
         status: st as SessionStatus,
@@ -124,16 +143,18 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
       };
     },
 
-    /** One HMGET of everything but the token digests. */
-    async get(userId, sessionId) {
-      return toInfo(sessionId, await client.hmget(keys.session(userId, sessionId), ...INFO_FIELDS));
-    },
+    /** One Lua script (HMGET of everything but the token digests, pieces joined). */
+    get,
 
-    /** One Lua script; on rotation the key and its index score move to refreshExpiresAt + retainMs. */
+    /**
+     * One Lua script; on rotation the key and its index score move to refreshExpiresAt + retainMs
+     * and the replayable rotation goes to the grace key, which expires soon after graceMs.
+     */
     async rotate(input) {
       const reply = await rotateScript(
         keys.session(input.userId, input.sessionId),
         keys.userSessions(input.userId),
+        keys.sessionGrace(input.userId, input.sessionId),
         input.presentedHash,
         input.nextHash,
         input.sealedSuccessor,
@@ -148,30 +169,29 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
 
     /** One Lua script (check active, then mark); the key keeps its expiry as a tombstone. */
     async revoke(userId, sessionId, reason) {
-      return (await revokeScript(keys.session(userId, sessionId), reason)) === 1;
+      return (await revokeScript(keys.session(userId, sessionId), keys.sessionGrace(userId, sessionId), reason)) === 1;
     },
 
     /** One Lua script over the user's index; tombstones keep their expiry. */
     async revokeAllForUser(userId, reason) {
-      return Number(await revokeAllScript(keys.userSessions(userId), keys.session(userId, ''), reason));
+      return Number(await revokeAllScript(keys.userSessions(userId), ...bases(userId), reason));
     },
 
     /** One Lua script over the user's index; tombstones keep their expiry. */
     async disableAllForUser(userId) {
-      return Number(await disableAllScript(keys.userSessions(userId), keys.session(userId, '')));
+      return Number(await disableAllScript(keys.userSessions(userId), ...bases(userId)));
+    },
+
+    /** One Lua script over the user's index; tombstones keep their expiry. */
+    async endDisabledForUser(userId) {
+      return Number(await endDisabledScript(keys.userSessions(userId), ...bases(userId)));
     },
 
     /** One Lua script over the user's index; expiries unchanged. */
-    /** One Lua script over the user's index; tombstones keep their expiry. */
-    async endDisabledForUser(userId) {
-      return Number(await endDisabledScript(keys.userSessions(userId), keys.session(userId, '')));
-    },
-
     async updateProfileForUser(userId, changes) {
       const nameMode = changes.name === undefined ? 'keep' : changes.name === null ? 'clear' : 'set';
-      return Number(
-        await updateProfileScript(keys.userSessions(userId), keys.session(userId, ''), changes.role ?? '', nameMode, changes.name ?? ''),
-      );
+      const namePieces = typeof changes.name === 'string' ? toPieces('nm', changes.name).flat() : [];
+      return Number(await updateProfileScript(keys.userSessions(userId), ...bases(userId), changes.role ?? '', nameMode, ...namePieces));
     },
 
     /** One Lua script reads every indexed record and prunes ids whose hash has expired; filtering happens here. */
@@ -181,7 +201,7 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
         ...(string | null)[],
       ][];
       return rows
-        .map(([id, ...values]) => toInfo(id, values))
+        .map(([id, ...values]) => toInfo(userId, id, values))
         .filter((s): s is SessionInfo => s !== null && s.status === 'active' && now < s.expiresAt && now < s.refreshExpiresAt)
         .sort((a, b) => b.createdAt - a.createdAt);
     },

@@ -157,6 +157,58 @@ export function sessionStoreContract(t: Test, makeStore: MakeStore): void {
     t.strictSame(await store.rotate(rotateInput(s, first.nextHash, first.now + GRACE_MS + 2)), { kind: 'revoked', reason: 'reuse_detected' }, 'the thief and the owner are both out');
   });
 
+  t.test('grace window in real time: replays hand back the latest successor, then the predecessor is reuse', async (t) => {
+    // Guards the move of the replayable rotation out of the session record (Redis: its own key
+    // with an expiry): replays inside the window, judged by the caller's clock, behave as before.
+    const store = await storeFor(t);
+    const s = newSession();
+    await store.create(s);
+    const graceMs = 200;
+    const first = rotateInput(s, s.refreshTokenHash, Date.now(), { graceMs });
+    t.match(await store.rotate(first), { kind: 'rotated' });
+    for (let i = 0; i < 2; i++) {
+      t.match(await store.rotate(rotateInput(s, s.refreshTokenHash, Date.now(), { graceMs })), { kind: 'replayed', sealedSuccessor: first.sealedSuccessor }, `replay ${i + 1}`);
+    }
+    const second = rotateInput(s, first.nextHash, Date.now(), { graceMs });
+    t.match(await store.rotate(second), { kind: 'rotated' });
+    t.match(
+      await store.rotate(rotateInput(s, first.nextHash, Date.now(), { graceMs })),
+      { kind: 'replayed', sealedSuccessor: second.sealedSuccessor },
+      'the predecessor of the latest rotation gets the latest successor',
+    );
+    await sleep(graceMs + 100);
+    t.strictSame(await store.rotate(rotateInput(s, first.nextHash, Date.now(), { graceMs })), { kind: 'reused' }, 'after the window it is reuse');
+    t.match(await store.getAccessState(s.userId, s.sessionId), { status: 'revoked', revokedReason: 'reuse_detected' });
+    t.match(await store.rotate(rotateInput(s, second.nextHash, Date.now(), { graceMs })), { kind: 'revoked' }, 'the current token is out too');
+  });
+
+  t.test('user agent, email and name round trip exactly, multi-byte characters included', async (t) => {
+    // Redis stores long text in 64-byte pieces; a character must survive a piece boundary.
+    const store = await storeFor(t);
+    // 3-, 4- (a surrogate pair) and 2-byte characters throughout, so piece boundaries fall inside
+    // characters; 256 UTF-16 units (571 bytes), the longest user agent kept.
+    const userAgent = `Moz/${'€😀é'.repeat(63)}`;
+    t.equal(userAgent.length, 256);
+    const name = 'Ælfgifu Þórsdóttir 李小龍 '.repeat(5).trim();
+    const email = `${'x'.repeat(60)}.ünïcödé@${'sub.'.repeat(10)}example.test`;
+    const s = newSession({ userAgent, name, email });
+    await store.create(s);
+    t.match(await store.get(s.userId, s.sessionId), { userAgent, name, email });
+    t.match(await store.getAccessState(s.userId, s.sessionId), { name, email });
+    const [listed] = await store.listActiveForUser(s.userId, s.createdAt);
+    t.match(listed, { sessionId: s.sessionId, userAgent, name, email }, 'the sessions list shows them whole');
+    t.match(await store.rotate(rotateInput(s, s.refreshTokenHash, s.createdAt + 1)), { kind: 'rotated' });
+    t.match(await store.get(s.userId, s.sessionId), { userAgent, name, email }, 'unchanged by rotation');
+
+    const longer = `${name} ${name}`;
+    t.equal(await store.updateProfileForUser(s.userId, { name: longer }), 1);
+    t.match(await store.getAccessState(s.userId, s.sessionId), { name: longer });
+    t.equal(await store.updateProfileForUser(s.userId, { name: 'Al' }), 1);
+    t.match(await store.getAccessState(s.userId, s.sessionId), { name: 'Al', email }, 'a shorter name leaves no pieces of the longer one');
+    t.equal(await store.updateProfileForUser(s.userId, { name: null }), 1);
+    t.match(await store.get(s.userId, s.sessionId), { name: null, userAgent });
+  });
+
   t.test('a token two generations old is reuse even inside the grace window', async (t) => {
     const store = await storeFor(t);
     const s = newSession();
