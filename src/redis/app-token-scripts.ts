@@ -4,8 +4,8 @@
  *
  * Layout (keys from keys.ts, all under the app's {a:<appId>} hash tag):
  * - appSnapshot: the AppSnapshot as JSON, no expiry.
- * - appToken: one token record as compact JSON (StoredTokenRecord) with PX = expiresAt - now.
- *   Short names, and no appId (the key carries it), keep a record plus its index entry under
+ * - appToken: one token record as a compact line (encodeTokenRecord) with PX = expiresAt - now.
+ *   No names, and no appId (the key carries it), keep a record plus its index entry under
  *   0.5 KiB of Redis memory (see the memory test in redis-app-token-store.test.ts).
  * - appTokens: sorted set of token digests scored by expiresAt, expiring with its last member.
  *
@@ -19,49 +19,61 @@
  */
 import type { AppSnapshot, AppTokenRecord, IssueInput } from './app-token-store.js';
 
-/** Short JSON names of a stored token record, in the order both stores write them. */
-interface StoredTokenRecord {
-  /** tokenId */
+/**
+ * A stored token record is one line of space-separated fields:
+ *   tokenId organizationId secretVersion issuedAt expiresAt k scope_1 ... scope_k organizationCode
+ * k is the number of scope codes (0 when the token is not limited to a scope). Every field before
+ * the organization code is free of spaces (UUIDs, integers, and scope codes, which the issue
+ * script splits on whitespace), so the code, last, is the rest of the line whatever it holds.
+ *
+ * Why not JSON (as before): the names, quotes and braces were ~30 of ~150 bytes, which put the
+ * value in jemalloc's 160-byte size class; this form takes the usual record (an organization code
+ * up to ~16 characters) to the 128-byte class, 32 bytes less per live token, out of a 0.5 KiB
+ * budget. Records written as JSON before the change still decode until they expire (one token
+ * lifetime, APP_TOKEN_TTL, after the deploy).
+ */
+export function encodeTokenRecord(r: AppTokenRecord): string {
+  const scope = r.scope ?? [];
+  return [r.tokenId, r.organizationId, r.secretVersion, r.issuedAt, r.expiresAt, scope.length, ...scope, r.organizationCode].join(' ');
+}
+
+/** The JSON form written before the compact one; read only as a fallback. */
+interface LegacyTokenRecord {
   t: string;
-  /** organizationId */
   o: string;
-  /** organizationCode */
   c: string;
-  /** secretVersion */
   v: number;
-  /** issuedAt (epoch ms) */
   i: number;
-  /** expiresAt (epoch ms) */
   e: number;
-  /** scope: the permission codes the token is limited to (space-separated), when it is */
   s?: string;
 }
 
-export function encodeTokenRecord(r: AppTokenRecord): string {
-  const stored: StoredTokenRecord = {
-    t: r.tokenId,
-    o: r.organizationId,
-    c: r.organizationCode,
-    v: r.secretVersion,
-    i: r.issuedAt,
-    e: r.expiresAt,
-    ...(r.scope ? { s: r.scope.join(' ') } : {}),
-  };
-  return JSON.stringify(stored);
-}
-
 /** `appId` comes from the key the record was read under. */
-export function decodeTokenRecord(appId: string, json: string): AppTokenRecord {
-  const s = JSON.parse(json) as StoredTokenRecord;
+export function decodeTokenRecord(appId: string, raw: string): AppTokenRecord {
+  if (raw.startsWith('{')) {
+    const s = JSON.parse(raw) as LegacyTokenRecord;
+    return {
+      tokenId: s.t,
+      appId,
+      organizationId: s.o,
+      organizationCode: s.c,
+      secretVersion: s.v,
+      issuedAt: s.i,
+      expiresAt: s.e,
+      ...(s.s ? { scope: s.s.split(' ') } : {}),
+    };
+  }
+  const parts = raw.split(' ');
+  const k = Number(parts[5]);
   return {
-    tokenId: s.t,
+    tokenId: parts[0]!,
     appId,
-    organizationId: s.o,
-    organizationCode: s.c,
-    secretVersion: s.v,
-    issuedAt: s.i,
-    expiresAt: s.e,
-    ...(s.s ? { scope: s.s.split(' ') } : {}),
+    organizationId: parts[1]!,
+    organizationCode: parts.slice(6 + k).join(' '),
+    secretVersion: Number(parts[2]),
+    issuedAt: Number(parts[3]),
+    expiresAt: Number(parts[4]),
+    ...(k > 0 ? { scope: parts.slice(6, 6 + k) } : {}),
   };
 }
 
@@ -78,7 +90,7 @@ export function assertIssueTimes(input: IssueInput): void {
 /**
  * KEYS: snapshot, index, token. ARGV: secretDigest, organizationCode, organizationId (both ''
  * when not given), tokenHash, tokenId, now, expiresAt, scope (space-separated, '' for none).
- * Returns {kind} or {'issued', recordJson, appCode}. Decision order: secret, app status,
+ * Returns {kind} or {'issued', record, appCode}. Decision order: secret, app status,
  * organization, scope (each code must be granted).
  */
 export const ISSUE_SCRIPT = `
@@ -125,20 +137,21 @@ else
   if not org then return {'org_required'} end
 end
 
-local scope = ARGV[8] or ''
-if scope ~= '' then
+local scope = {}
+if (ARGV[8] or '') ~= '' then
   local granted = {}
   for _, p in ipairs(app.permissions) do granted[p] = true end
-  for p in string.gmatch(scope, '%S+') do
+  for p in string.gmatch(ARGV[8], '%S+') do
     if not granted[p] then return {'invalid_scope'} end
+    scope[#scope + 1] = p
   end
 end
 
-local record = '{"t":' .. cjson.encode(ARGV[5]) .. ',"o":' .. cjson.encode(org.id) .. ',"c":' .. cjson.encode(org.code)
-  .. ',"v":' .. string.format('%.0f', secret.version) .. ',"i":' .. string.format('%.0f', now)
-  .. ',"e":' .. string.format('%.0f', expiresAt)
-if scope ~= '' then record = record .. ',"s":' .. cjson.encode(scope) end
-record = record .. '}'
+-- The compact record of encodeTokenRecord, byte for byte.
+local record = table.concat({ARGV[5], org.id, string.format('%.0f', secret.version), string.format('%.0f', now),
+  string.format('%.0f', expiresAt), #scope}, ' ')
+if #scope > 0 then record = record .. ' ' .. table.concat(scope, ' ') end
+record = record .. ' ' .. org.code
 redis.call('SET', KEYS[3], record, 'PX', string.format('%.0f', expiresAt - now))
 redis.call('ZADD', KEYS[2], string.format('%.0f', expiresAt), ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now))

@@ -45,6 +45,11 @@ t.test('layout: hash-tagged keys, compact record, value and expiry set together'
   t.strictSame(JSON.parse((await client.get(snapshotKey)) ?? 'null'), app, 'snapshot is plain JSON');
   t.equal(await client.pttl(snapshotKey), -1, 'snapshot has no expiry');
   t.equal(await client.get(key), encodeTokenRecord(result.record), 'Lua writes the same bytes as encodeTokenRecord');
+  const scoped = issueInput(app, { now: before, scope: [...app.permissions].reverse() });
+  const scopedResult = await store.issue(scoped);
+  if (scopedResult.kind !== 'issued') throw new Error(`not issued: ${scopedResult.kind}`);
+  t.strictSame(scopedResult.record.scope, scoped.scope);
+  t.equal(await client.get(keys.appToken(app.id, scoped.tokenHash)), encodeTokenRecord(scopedResult.record), 'the same bytes with a scope');
 
   // PX is relative to Redis's clock when the script ran, which lies between `before` and `after`.
   const expireTime = await client.pexpiretime(key);
@@ -60,6 +65,28 @@ t.test('layout: hash-tagged keys, compact record, value and expiry set together'
 
   await store.putSnapshot({ ...app, name: 'again' });
   t.equal(await client.pttl(snapshotKey), -1, 'an overwrite keeps the snapshot unexpiring');
+});
+
+t.test('a token record written as JSON before the compact form still looks up', async (t) => {
+  const { keys, store } = isolatedStore(t);
+  const app = newSnapshot();
+  await store.putSnapshot(app);
+  const [org] = app.organizations;
+  const tokenHash = digest();
+  const tokenId = randomUUID();
+  const now = Date.now();
+  const legacy = { t: tokenId, o: org!.id, c: org!.code, v: 1, i: now, e: now + 60_000, s: app.permissions[0] };
+  await client.set(keys.appToken(app.id, tokenHash), JSON.stringify(legacy), 'PX', 60_000);
+  t.strictSame((await store.lookup(app.id, tokenHash)).token, {
+    tokenId,
+    appId: app.id,
+    organizationId: org!.id,
+    organizationCode: org!.code,
+    secretVersion: 1,
+    issuedAt: now,
+    expiresAt: now + 60_000,
+    scope: [app.permissions[0]],
+  });
 });
 
 t.test('issue drops index scores below now; failures write nothing', async (t) => {
