@@ -25,9 +25,23 @@ function allowlistMatcher(entries: string[]) {
   return (request: FastifyRequest): boolean => {
     const family = isIP(request.ip);
     if (family !== 0 && addresses.check(request.ip, family === 6 ? 'ipv6' : 'ipv4')) return true;
-    const clientId = (request.body as { client_id?: unknown } | undefined)?.client_id;
+    if (clientIds.size === 0) return false;
+    const clientId = (request.body as { client_id?: unknown } | undefined)?.client_id ?? basicClientId(request.headers.authorization);
     return typeof clientId === 'string' && clientIds.has(clientId);
   };
+}
+
+/** The client_id of RFC 6749 client_secret_basic (form-urlencoded before base64), if present. */
+function basicClientId(header: string | undefined): string | undefined {
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
 }
 
 export default fp(

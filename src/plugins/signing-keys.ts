@@ -116,6 +116,9 @@ async function asymmetricRing(app: FastifyInstance, config: Config, clock: Clock
     return states.map(({ key: row, status }) => {
       const mayStillSign = status === 'pending' || status === 'active';
       const previous = known.get(row.kid);
+      // The same object for an unchanged key: the access-token plugin keys its signers, verifiers
+      // and verified-token cache by it, so a reload must not empty them.
+      if (previous && (previous.signingKey !== null || !mayStillSign)) return previous;
       const signingKey = !mayStillSign
         ? null
         : (previous?.signingKey ?? openPrivateKey(row.privateKeySealed, row.kid, config.SIGNING_KEY_ENCRYPTION_KEY).export({ type: 'pkcs8', format: 'pem' }).toString());

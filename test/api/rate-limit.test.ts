@@ -47,4 +47,17 @@ t.test('the V3 token endpoint: V3_AUTH_RATE_LIMITED in the envelope; allowlisted
   t.match(limited.json(), { status: 'error', data: null, error: { code: 'V3_AUTH_RATE_LIMITED' } });
   t.ok(Number(limited.headers['retry-after']) > 0);
   t.equal((await token(allowed)).statusCode, 401, 'the allowlisted client id is not limited (wrong secret, so 401)');
+  const basic = (clientId: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/oauth2/token',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:pcs_x`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'grant_type=client_credentials',
+    });
+  t.equal((await basic(allowed)).statusCode, 401, 'also when the client id comes in HTTP Basic (/oauth2/token)');
+  t.equal((await basic(allowed)).statusCode, 401);
+  t.equal((await basic(allowed)).statusCode, 401);
+  t.equal((await basic(other)).statusCode, 401);
+  t.equal((await basic(other)).statusCode, 401);
+  t.equal((await basic(other)).statusCode, 429, 'while other clients are limited on that route');
 });

@@ -153,3 +153,10 @@ t.test('expiry follows the injected clock, for cached verifications too', async 
   t.equal(expired.statusCode, 401);
   t.equal(expired.json().code, 'TOKEN_EXPIRED', 'at exp, although the cache holds the token');
 });
+
+t.test('a reload keeps the loaded key objects, so the verified-token cache survives it', async (t) => {
+  const { app } = await buildTestApp(t);
+  const before = app.signingKeys.signingKeyAt(Date.now());
+  await app.signingKeys.reload();
+  t.equal(app.signingKeys.signingKeyAt(Date.now()), before, 'the same object after a reload');
+});
