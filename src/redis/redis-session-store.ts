@@ -123,12 +123,12 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
     },
 
     /**
-     * One HMGET; the key's PEXPIREAT makes a dropped record read as null. An email or name longer
-     * than one piece (em1/nm1 present) is rare: then the record is read again, whole, by get().
+     * One HMGET; the key's PEXPIREAT makes a dropped record read as null. An email or name of more
+     * than two pieces (over 128 bytes, rare) is read again, whole, by get(): a second round trip.
      */
     async getAccessState(userId, sessionId) {
-      const [st, role, ea, rr, em, nm, em1, nm1] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
-      if (em1 !== null || nm1 !== null) {
+      const [st, role, ea, rr, em, em1, em2, nm, nm1, nm2] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
+      if (em2 !== null || nm2 !== null) {
         const info = await get(userId, sessionId);
         return info && { status: info.status, role: info.role, email: info.email, name: info.name, expiresAt: info.expiresAt, revokedReason: info.revokedReason };
       }
@@ -136,8 +136,9 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
       return {
         status: st as SessionStatus,
         role: role as UserRole,
-        email: em ?? '',
-        name: nm ?? null,
+        // Each piece is whole UTF-8 characters, so the decoded pieces concatenate.
+        email: (em ?? '') + (em1 ?? ''),
+        name: nm === null ? null : nm + (nm1 ?? ''),
         expiresAt: Number(ea),
         revokedReason: rr ? (rr as RevocationReason) : null,
       };

@@ -172,10 +172,14 @@ t.test('round trips: getAccessState is one HMGET, get, listing and bulk changes 
   t.equal((await commandsSentBy(() => store.listActiveForUser(s.userId, s.createdAt))).length, 1);
   t.equal((await commandsSentBy(() => store.revokeAllForUser(s.userId, 'logout_all'))).length, 1);
 
-  const long = newSession({ name: 'N'.repeat(65) });
-  await store.create(long);
-  t.strictSame(await commandsSentBy(() => store.getAccessState(long.userId, long.sessionId)), ['hmget', 'evalsha'], 'a name in pieces costs a second read');
-  t.match(await store.getAccessState(long.userId, long.sessionId), { name: 'N'.repeat(65) });
+  const twoPieces = newSession({ name: 'Þórsdóttir '.repeat(9), email: `${'e'.repeat(100)}@example.test` });
+  await store.create(twoPieces);
+  t.strictSame(await commandsSentBy(() => store.getAccessState(twoPieces.userId, twoPieces.sessionId)), ['hmget'], 'up to two pieces (128 bytes) in the one HMGET');
+  t.match(await store.getAccessState(twoPieces.userId, twoPieces.sessionId), { name: twoPieces.name, email: twoPieces.email });
+  const threePieces = newSession({ name: '李'.repeat(50) });
+  await store.create(threePieces);
+  t.strictSame(await commandsSentBy(() => store.getAccessState(threePieces.userId, threePieces.sessionId)), ['hmget', 'evalsha'], 'longer costs a second read');
+  t.match(await store.getAccessState(threePieces.userId, threePieces.sessionId), { name: threePieces.name });
 });
 
 t.test('memory per session with a 200-character user agent, after a refresh: listpack, under 1 KiB', async (t) => {
