@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     process.exit(78); // EX_CONFIG: the configuration does not match the database
   });
   if (config.jwtSecretGenerated) app.log.warn('JWT_SECRET is unset: using a random key, so tokens die with this process');
+  if (config.isProduction && !config.METRICS_TOKEN) app.log.warn('METRICS_TOKEN is unset: GET /metrics is open; serve it on an internal network only');
   if (config.signingKeyEncryptionKeyIsDefault && config.JWT_ALGORITHM !== 'HS256') {
     app.log.warn('SIGNING_KEY_ENCRYPTION_KEY is unset: private signing keys are sealed with a public development key');
   }

@@ -83,11 +83,25 @@ export default fp(
     type Declared = { url: string; requirement: AccessRequirement | null };
     const declarations = FindMyWay();
     const noop = () => {};
+    /**
+     * A route-level onRequest hook, appended when the route is added: route hooks run after
+     * app-level ones, and @fastify/rate-limit adds its own per route first (it registers
+     * earlier), so a flood of refused requests is still counted against the rate limit.
+     */
+    const checkAccess = async (request: FastifyRequest) => {
+      const requirement = request.routeOptions.config.access!;
+      const decision = await decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' });
+      if (!decision.allowed) throw decision.error;
+      request.principal = decision.principal!;
+      if (decision.principal!.kind === 'user') request.auth = decision.principal!.user;
+      app.metrics.allowed(decision.principal!.kind);
+    };
     app.addHook('onRoute', (route) => {
       const declared: Declared = { url: route.url, requirement: (route.config as { access?: AccessRequirement } | undefined)?.access ?? null };
       for (const method of [route.method].flat()) {
         if (!declarations.hasRoute(method as HTTPMethod, route.url)) declarations.on(method as HTTPMethod, route.url, noop, declared);
       }
+      if (declared.requirement) route.onRequest = [...[route.onRequest ?? []].flat(), checkAccess] as typeof route.onRequest;
     });
 
     const lift = <T>(evaluation: Evaluation<T>, wrap: (principal: T) => Principal): AccessDecision =>
@@ -154,15 +168,6 @@ export default fp(
       },
     });
 
-    app.addHook('onRequest', async (request: FastifyRequest) => {
-      const requirement = request.routeOptions.config.access;
-      if (!requirement) return;
-      const decision = await decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' });
-      if (!decision.allowed) throw decision.error;
-      request.principal = decision.principal!;
-      if (decision.principal!.kind === 'user') request.auth = decision.principal!.user;
-      app.metrics.allowed(decision.principal!.kind);
-    });
   },
   { name: 'access', dependencies: ['authenticate', 'app-access', 'route-permissions', 'metrics'] },
 );

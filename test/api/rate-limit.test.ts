@@ -61,3 +61,12 @@ t.test('the V3 token endpoint: V3_AUTH_RATE_LIMITED in the envelope; allowlisted
   t.equal((await basic(other)).statusCode, 401);
   t.equal((await basic(other)).statusCode, 429, 'while other clients are limited on that route');
 });
+
+t.test('refused requests count too: a flood of bad tokens on a protected route is rate limited', async (t) => {
+  const { app } = await buildTestApp(t, { env: { RATE_LIMIT_DEFAULT: '3/1m' } });
+  const probe = () => app.inject({ method: 'GET', url: '/api/auth/me', headers: { authorization: 'Bearer not-a-token' } });
+  for (let i = 0; i < 3; i++) t.equal((await probe()).json().code, 'TOKEN_INVALID');
+  const limited = await probe();
+  t.equal(limited.statusCode, 429, 'the limit is checked before the token');
+  t.equal(limited.json().code, 'RATE_LIMITED');
+});
