@@ -201,7 +201,8 @@ t.test('date windows split the trail at the right instant (manual clock)', async
   const { emails, env } = adminEnv(1);
   const t0 = Date.now();
   const clock = createManualClock(t0);
-  const { app } = await buildTestApp(t, { env, clock });
+  // The admin's access token must outlive the clock jumps below (expiry follows the injected clock).
+  const { app } = await buildTestApp(t, { env: { ...env, JWT_ACCESS_TTL: '1d' }, clock });
   const admin = await registerAdmin(app, emails[0]!);
   const token = admin.accessToken;
   const created = await createApp(app, token);

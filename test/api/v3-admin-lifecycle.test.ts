@@ -388,7 +388,8 @@ t.test('PUT /apps/:id/organizations', async (t) => {
 t.test('a grace window ends (manual clock); revoking later leaves no usable secret', async (t) => {
   const { emails, env } = adminEnv(1);
   const clock = createManualClock(Date.now());
-  const { app } = await buildTestApp(t, { env, clock });
+  // The admin's access token must outlive the clock jumps below (expiry follows the injected clock).
+  const { app } = await buildTestApp(t, { env: { ...env, JWT_ACCESS_TTL: '1d' }, clock });
   const admin = await registerAdmin(app, emails[0]!);
   const token = admin.accessToken;
   const created = await createApp(app, token);

@@ -40,7 +40,8 @@ const SECOND = 1000;
 
 t.test('API V3 on the embedded backends', async (t: Test) => {
   const clock = createManualClock(Math.floor(Date.now() / SECOND) * SECOND);
-  const { app, admin, redis, databaseUrl } = await setupV3(t, { embedded: true, clock });
+  // The admin's access token must outlive the clock jumps below (expiry follows the injected clock).
+  const { app, admin, redis, databaseUrl } = await setupV3(t, { embedded: true, clock, env: { JWT_ACCESS_TTL: '1d' } });
 
   t.test('runs on PGlite and the in-process store', async (t) => {
     t.equal(redis, null);
