@@ -154,3 +154,28 @@ t.test('health', async (t) => {
   const head = await app.inject({ method: 'HEAD', url: '/health/live' });
   t.equal(head.statusCode, 200, 'HEAD works for probes');
 });
+
+// Regression: a load-shed 503 on /health/ready was rendered against the route's own 503 schema,
+// failed to serialize, and the probe read 500.
+t.test('health under real event-loop lag: readiness sheds with 503 SERVICE_UNAVAILABLE, liveness stays 200, nothing is a 500', async (t) => {
+  const { app } = await buildTestApp(t, { env: { MAX_EVENT_LOOP_DELAY_MS: '1' } });
+  const busy = (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+  };
+  const statuses: number[] = [];
+  let shed: LightMyRequestResponse | undefined;
+  for (let attempt = 0; attempt < 40 && !shed; attempt++) {
+    busy(60);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    const live = await app.inject({ method: 'GET', url: '/health/live' });
+    statuses.push(ready.statusCode, live.statusCode);
+    t.equal(live.statusCode, 200, 'liveness is exempt');
+    if (ready.statusCode === 503) shed = ready;
+  }
+  t.notOk(statuses.includes(500), `no 500 among ${statuses.join(',')}`);
+  t.ok(shed, 'the lag was noticed');
+  t.match(shed?.json(), { code: 'SERVICE_UNAVAILABLE' });
+  t.equal(shed?.headers['retry-after'], '2');
+});

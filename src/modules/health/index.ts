@@ -3,11 +3,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sql } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { expectedMigrationCount } from '../../db/migrate.js';
+import { ErrorResponseSchema } from '../../lib/http-schemas.js';
 
 const HealthSchema = Type.Object({
   status: Type.Enum(['ok', 'unavailable']),
   checks: Type.Optional(Type.Record(Type.String(), Type.Enum(['ok', 'down']))),
 });
+// A 503 is either this route's own answer or one of ours from before the handler: load shedding
+// (@fastify/under-pressure) or a closing server. Without the error shape here, serializing those
+// failed and the probe read 500.
+const NotReadySchema = Type.Union([HealthSchema, ErrorResponseSchema]);
 
 const healthModule: FastifyPluginAsyncTypebox = async (app) => {
   const expectedMigrations = await expectedMigrationCount();
@@ -20,7 +25,7 @@ const healthModule: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/health/live', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: HealthSchema } } }, async () => ({ status: 'ok' as const }));
 
-  app.get('/health/ready', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
+  app.get('/health/ready', { config: { rateLimit: false }, schema: { tags: ['health'], response: { 200: HealthSchema, 503: NotReadySchema } } }, async (_request, reply) => {
     const [database, store] = await Promise.all([
       databaseCheck().catch(() => 'down' as const),
       app.kv.kind === 'memory' ? ('ok' as const) : app.kv.client.ping().then(() => 'ok' as const, () => 'down' as const),
