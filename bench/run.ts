@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../src/config.js';
 import { createKeys } from '../src/redis/keys.js';
+import { createRedisAppTokenStore } from '../src/redis/redis-app-token-store.js';
 import { createRedisSessionStore } from '../src/redis/redis-session-store.js';
 import {
   type BenchApp,
@@ -29,6 +30,7 @@ import {
 } from './data.js';
 import { type LoadSpec, runConcurrent, runLoad } from './load.js';
 import { createFillerSessions, deleteFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
+import { startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
 import { type BenchReport, judgeRatio, readmeSection, type ScaleResult, type ScenarioRow, type StormResult, targetLines, updateReadme, writeReport } from './report.js';
 import { defineScenarios, type Pools, type ScenarioDef, stormLoads, TokenQueue } from './scenarios.js';
@@ -75,7 +77,7 @@ async function main(): Promise<number> {
     // In a smoke run the numbers mean nothing, so this runs alongside set-up instead of after it.
     const jwtTable = settings.smoke && wants('jwt') ? jwtAlgorithmTable() : null;
     jwtTable?.catch(() => {});
-    const [servicePort, noAllowlistPort, baselinePort] = [await freePort(), await freePort(), await freePort()];
+    const [servicePort, noAllowlistPort, baselinePort, phasePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const serviceUrl = `http://127.0.0.1:${servicePort}`;
     const serviceEnv: Record<string, string> = {
       NODE_ENV: 'production',
@@ -154,38 +156,55 @@ async function main(): Promise<number> {
       ...overrides,
     });
 
-    // 1. /me with a small and a large session population, and memory per session on the way up.
-    const poolSize = Math.min(settings.scaleSmall, people.users.length);
-    const firstUsers = await startSessions(service.baseUrl, store, config, people.users.slice(0, poolSize), 0);
+    // 1. Memory per record and /me with a small and a large session population, on a private Redis
+    //    (bench/private-redis.ts says why) served by its own service instance; the shared Redis if
+    //    no redis-server binary is found.
     let scale: ScaleResult | null = null;
     let sessionMemory: MemoryResult | null = null;
-    const fillerSmall = settings.scaleSmall - poolSize;
-    const fillerLarge = settings.scaleLarge - poolSize;
-    if (wants('scale') || wants('memory')) {
-      if (settings.memorySessions > fillerLarge - fillerSmall) throw new Error('memorySessions must fit between scaleSmall and scaleLarge');
-      const scalePools: Pools = { users: firstUsers, apps, appTokens: [], refreshTokens: new TokenQueue([]), introspector: null };
-      const meDef = defineScenarios(scalePools, config, settings.runId, () => service.baseUrl).find((s) => s.id === 'me')!;
-      await createFillerSessions(store, config, settings.runId, 0, fillerSmall);
-      log(`/me with ${settings.scaleSmall} live sessions`);
-      const small = await runLoad(load(service, meDef));
-      log(`memory: ${settings.memorySessions} sessions through the session store`);
-      sessionMemory = await measureSessionMemory(redis, store, keys, config, settings.runId, fillerSmall, settings.memorySessions);
-      log(`filling up to ${settings.scaleLarge} live sessions`);
-      await createFillerSessions(store, config, settings.runId, fillerSmall + settings.memorySessions, fillerLarge);
-      log(`/me with ${settings.scaleLarge} live sessions`);
-      const large = await runLoad(load(service, meDef));
-      scale = { smallSessions: settings.scaleSmall, largeSessions: settings.scaleLarge, small, large };
-      await deleteFillerSessions(redis, keys, settings.runId, 0, fillerLarge);
-    }
     let tokenMemory: MemoryResult | null = null;
-    if (wants('memory')) {
-      log(`memory: ${settings.memoryTokens} app tokens through the app token store`);
-      tokenMemory = await measureAppTokenMemory(redis, keys, config, apps, settings.memoryTokens);
+    let phaseRedisDescription: string | null = null;
+    if (wants('scale') || wants('memory')) {
+      const poolSize = Math.min(settings.scaleSmall, people.users.length);
+      const fillerSmall = settings.scaleSmall - poolSize;
+      const fillerLarge = settings.scaleLarge - poolSize;
+      if (settings.memorySessions > fillerLarge - fillerSmall) throw new Error('memorySessions must fit between scaleSmall and scaleLarge');
+      const isolated = await startPrivateRedis(redis);
+      phaseRedisDescription = isolated ? isolated.description : 'the configured (shared) Redis: no redis-server binary was found for a private one';
+      try {
+        const phaseRedis = isolated?.client ?? redis;
+        const phaseStore = isolated ? createRedisSessionStore({ client: phaseRedis, keys }) : store;
+        const phaseService = isolated ? await start('service (private Redis)', 'src/server.ts', { ...serviceEnv, PORT: String(phasePort), REDIS_URL: isolated.url }, '/health/ready') : service;
+        // The apps' snapshots, which admin changes wrote to the shared Redis, so the store can issue there.
+        if (isolated) {
+          const shared = createRedisAppTokenStore({ client: redis, keys });
+          const privateStore = createRedisAppTokenStore({ client: phaseRedis, keys });
+          for (const app of apps) await privateStore.putSnapshot((await shared.getSnapshot(app.appId))!);
+        }
+        const phaseUsers = await startSessions(phaseService.baseUrl, phaseStore, config, people.users.slice(0, poolSize), 0);
+        const scalePools: Pools = { users: phaseUsers, apps, appTokens: [], refreshTokens: new TokenQueue([]), introspector: null };
+        const meDef = defineScenarios(scalePools, config, settings.runId, () => phaseService.baseUrl).find((s) => s.id === 'me')!;
+        await createFillerSessions(phaseStore, config, settings.runId, 0, fillerSmall);
+        log(`/me with ${settings.scaleSmall} live sessions`);
+        const small = await runLoad(load(phaseService, meDef, { redis: phaseRedis }));
+        log(`memory: ${settings.memorySessions} sessions through the session store`);
+        sessionMemory = await measureSessionMemory(phaseRedis, phaseStore, keys, config, settings.runId, fillerSmall, settings.memorySessions);
+        log(`memory: ${settings.memoryTokens} app tokens through the app token store`);
+        tokenMemory = await measureAppTokenMemory(phaseRedis, keys, config, apps, settings.memoryTokens);
+        log(`filling up to ${settings.scaleLarge} live sessions`);
+        await createFillerSessions(phaseStore, config, settings.runId, fillerSmall + settings.memorySessions, fillerLarge);
+        log(`/me with ${settings.scaleLarge} live sessions`);
+        const large = await runLoad(load(phaseService, meDef, { redis: phaseRedis }));
+        scale = { smallSessions: settings.scaleSmall, largeSessions: settings.scaleLarge, small, large };
+        if (isolated) await phaseService.stop();
+        else await deleteFillerSessions(redis, keys, settings.runId, 0, fillerLarge);
+      } finally {
+        await isolated?.stop();
+      }
     }
 
-    // 2. The rest of the sessions, the app tokens, and the keys the GET baseline reads.
-    log(`sessions and access tokens for ${people.users.length - poolSize} more users`);
-    const users = [...firstUsers, ...(await startSessions(service.baseUrl, store, config, people.users.slice(poolSize), poolSize))];
+    // 2. Sessions and access tokens for every user, the app tokens, and the keys the GET baseline reads.
+    log(`sessions and access tokens for ${people.users.length} users`);
+    const users = await startSessions(service.baseUrl, store, config, people.users, 0);
     const appTokens = await issueAppTokens(service.baseUrl, apps, settings.tokensPerApp);
     const pipeline = redis.pipeline();
     for (const user of users) {
@@ -255,7 +274,7 @@ async function main(): Promise<number> {
     const jwtAlgorithms = await (jwtTable ?? (wants('jwt') ? jwtAlgorithmTable() : null));
 
     const serviceErrors = [service, baseline].map((server) => server.output().trim()).filter(Boolean);
-    const report = await assemble(rows, storm, sessionMemory && tokenMemory ? { sessions: sessionMemory, appTokens: tokenMemory } : null, scale, jwtAlgorithms, redis, database.handle, serviceErrors);
+    const report = await assemble(rows, storm, sessionMemory && tokenMemory ? { sessions: sessionMemory, appTokens: tokenMemory } : null, scale, jwtAlgorithms, redis, database.handle, serviceErrors, phaseRedisDescription);
     const written = writeReport(settings.outDir, report);
     log(`results: ${written.markdown}, ${written.json}`);
     if (settings.updateReadme) log(updateReadme(join(ROOT, 'README.md'), report) ? 'README Benchmarks table updated' : 'README has no bench-results markers; not updated');
@@ -284,6 +303,7 @@ async function assemble(
   redis: Redis,
   handle: Awaited<ReturnType<typeof prepareDatabase>>['handle'],
   serverOutput: string[],
+  phaseRedis: string | null,
 ): Promise<BenchReport> {
   const facts = await redisFacts(redis);
   const pgVersion = String(((await handle.db.execute(sql`show server_version`)) as unknown as Array<{ server_version: string }>)[0]?.server_version ?? '?');
@@ -315,6 +335,7 @@ async function assemble(
     if (row.result && row.result.loadgenCoreShare > 0.9) notes.push(`${row.id}: the load generator used ${(row.result.loadgenCoreShare * 100).toFixed(0)}% of a core, so it may have limited this rate.`);
   }
   if (scale && scale.small.loadgenCoreShare > 0.9) notes.push(`scale: the load generator used ${(scale.small.loadgenCoreShare * 100).toFixed(0)}% of a core.`);
+  if (phaseRedis) notes.push(`Memory per record and /me with ${s.scaleSmall.toLocaleString('en-US')} vs ${s.scaleLarge.toLocaleString('en-US')} live sessions ran on ${phaseRedis}.`);
   for (const output of serverOutput) notes.push(`server output (warnings and errors): ${output.slice(0, 2000).replaceAll('\n', ' ')}`);
   return {
     meta: {
@@ -329,6 +350,7 @@ async function assemble(
       postgres: pgVersion,
       autocannon: autocannonVersion,
       loadAverage: { before: loadBefore, after: loadavg()[0]! },
+      phaseRedis,
       settings: { ...s, only: s.only?.source ?? null },
     },
     ...body,
