@@ -51,7 +51,11 @@ export interface ServerProcess {
 /** Spawns `node --import tsx <entry>` with exactly `env` (plus PATH) and waits until `readyPath` answers 200. */
 export async function startServer(name: string, entry: string, env: Record<string, string>, readyPath: string): Promise<ServerProcess> {
   const port = Number(env.PORT);
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // BENCH_CPU_PROF=DIR: every server writes a V8 CPU profile there when it exits (node --cpu-prof),
+  // for finding what a scenario spends its time on (README, Benchmarks).
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
