@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../lib/clock.js';
 import { createEventBuffer, type EventBuffer } from '../lib/event-buffer.js';
+import { insertBatch } from './batch-insert.js';
 import type { Db } from './client.js';
 import { auditLogs } from './schema.js';
 
@@ -37,7 +38,7 @@ export function createAuditWriter(options: {
   const buffer = createEventBuffer<typeof auditLogs.$inferInsert>({
     intervalMs: options.intervalMs,
     write: async (batch) => {
-      await options.db.insert(auditLogs).values(batch);
+      await insertBatch(options.db, auditLogs, batch);
     },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),

@@ -9,6 +9,7 @@
 import { lt } from 'drizzle-orm';
 import type { Clock } from '../lib/clock.js';
 import { createEventBuffer } from '../lib/event-buffer.js';
+import { insertBatch } from './batch-insert.js';
 import type { Db } from './client.js';
 import { authEvents } from './schema.js';
 
@@ -47,7 +48,7 @@ export function createAuthEventWriter(options: {
   const buffer = createEventBuffer<AuthEventInsert>({
     intervalMs: options.intervalMs,
     write: async (batch) => {
-      await db.insert(authEvents).values(batch);
+      await insertBatch(db, authEvents, batch);
     },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
