@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -54,7 +55,8 @@ export async function startServer(name: string, entry: string, env: Record<strin
   // BENCH_CPU_PROF=DIR: every server writes a V8 CPU profile there when it exits (node --cpu-prof),
   // for finding what a scenario spends its time on (README, Benchmarks).
   const profileDir = process.env.BENCH_CPU_PROF;
-  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`] : [];
+  // A folder per server: each thread (tsx's loader worker too) writes a file of its own there.
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name.replace(/\W+/g, '-'))}`] : [];
   const child = spawn(process.execPath, [...profiling, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
