@@ -8,8 +8,12 @@
  * Columns a batch leaves out get their database defaults (ids, timestamps); a column some rows
  * leave out gets the column's JavaScript default (details' {}), else NULL. A column whose default
  * only the database computes must be set by every row of a batch or by none.
+ *
+ * Postgres's JSON parser refuses a NUL and an unpaired surrogate anywhere in the parameter, which
+ * would fail the whole batch on every retry and stop the trail behind it; both become U+FFFD (the
+ * replacement postgres.js makes for a surrogate in a bound text value).
  */
-import { is, SQL, sql } from 'drizzle-orm';
+import { getTableColumns, is, SQL, sql } from 'drizzle-orm';
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { Db } from './client.js';
 
@@ -29,19 +33,18 @@ function planFor(table: PgTable) {
   let plan = plans.get(table);
   if (!plan) {
     const config = getTableConfig(table);
-    const byName = new Map(config.columns.map((column) => [column.name, column]));
-    const columns = Object.entries(table as unknown as Record<string, unknown>)
-      .filter(([, value]) => value !== null && typeof value === 'object' && byName.get((value as PgColumn).name) === value)
-      .map(([property, value]) => {
-        const column = value as PgColumn;
-        const sqlDefault = is(column.default, SQL);
-        return { property, name: column.name, sqlType: column.getSQLType(), fallback: column.default === undefined || sqlDefault ? null : column.default, sqlDefault };
-      });
+    const columns = Object.entries(getTableColumns(table) as Record<string, PgColumn>).map(([property, column]) => {
+      const sqlDefault = is(column.default, SQL);
+      return { property, name: column.name, sqlType: column.getSQLType(), fallback: column.default === undefined || sqlDefault ? null : column.default, sqlDefault };
+    });
     plan = { table: config.schema ? `"${config.schema}"."${config.name}"` : `"${config.name}"`, columns };
     plans.set(table, plan);
   }
   return plan;
 }
+
+const JSON_UNSAFE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const jsonSafe = (_key: string, value: unknown) => (typeof value === 'string' ? value.replace(JSON_UNSAFE, '\ufffd') : value);
 
 /** Inserts `rows` (Drizzle insert shapes: property names, Date for timestamps) in one statement. */
 export async function insertBatch<T extends PgTable>(db: Db, table: T, rows: ReadonlyArray<T['$inferInsert']>): Promise<void> {
@@ -63,5 +66,5 @@ export async function insertBatch<T extends PgTable>(db: Db, table: T, rows: Rea
   });
   const names = present.map((column) => `"${column.name}"`).join(', ');
   const types = present.map((column) => `"${column.name}" ${column.sqlType}`).join(', ');
-  await db.execute(sql`insert into ${sql.raw(plan.table)} (${sql.raw(names)}) select ${sql.raw(names)} from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as batch(${sql.raw(types)})`);
+  await db.execute(sql`insert into ${sql.raw(plan.table)} (${sql.raw(names)}) select ${sql.raw(names)} from jsonb_to_recordset(${JSON.stringify(records, jsonSafe)}::jsonb) as batch(${sql.raw(types)})`);
 }

@@ -69,6 +69,20 @@ async function contract(t: Test, handle: DatabaseHandle) {
     t.equal((await db.select().from(auditLogs).where(eq(auditLogs.appId, appId))).length, 0);
   });
 
+  // Regression: Postgres's JSON parser refuses these, so one such event failed its batch on every retry.
+  t.test('a NUL or an unpaired surrogate becomes U+FFFD instead of failing the batch; pairs survive', async (t) => {
+    const appId = randomUUID();
+    await insertBatch(db, auditLogs, [
+      { appId, eventType: 'a', actor: 'client:\ud800x', details: { note: 'nul\u0000here', low: '\udc00' } },
+      { appId, eventType: 'b', actor: 'client:ok 🚀', details: {} },
+    ]);
+    const stored = await db.select().from(auditLogs).where(eq(auditLogs.appId, appId)).orderBy(auditLogs.eventType);
+    t.equal(stored.length, 2, 'the whole batch was written');
+    t.equal(stored[0]!.actor, 'client:\ufffdx');
+    t.strictSame(stored[0]!.details, { note: 'nul\ufffdhere', low: '\ufffd' });
+    t.equal(stored[1]!.actor, 'client:ok 🚀', 'a surrogate pair is kept');
+  });
+
   t.test('an empty batch writes nothing; a bad row fails the whole batch', async (t) => {
     const appId = randomUUID();
     await insertBatch(db, auditLogs, []);
