@@ -174,10 +174,9 @@ export async function refreshThroughService(baseUrl: string, config: Config, ref
   return { accessToken: body.accessToken, refreshToken: next };
 }
 
-/** Sessions through the store, then their access tokens from the service (one refresh each). */
 /**
- * Live sessions, each with an access token from the service that has been used once (GET /me),
- * as a live session's token has: a token is verified at its first use and then served from the
+ * Live sessions through the store, then their access tokens from the service (one refresh each),
+ * each used once (GET /me) as a live session's token has been: a token is verified at its first use and then served from the
  * verified-token cache for the rest of its life, which is the steady state the /me scenarios
  * measure. Without this, a 13 s run over 10,000 tokens spends a third of its requests on first
  * uses that a real session makes once in fifteen minutes.

@@ -10,6 +10,7 @@
  *   BENCH_DATABASE_ADMIN_URL        a role that may create databases (else TEST_DATABASE_ADMIN_URL,
  *                                   else postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_REDIS_URL                 else TEST_REDIS_URL, else redis://127.0.0.1:6379
+ *   BENCH_CPU_PROF=DIR              a V8 CPU profile of every server it starts, a folder each
  *   BENCH_DATABASE                  database to (re)create (default portcullis_bench; smoke runs
  *                                   use a unique name and drop it afterwards)
  */

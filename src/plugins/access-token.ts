@@ -64,33 +64,30 @@ function toAccessClaims(payload: Record<string, unknown>): AccessClaims {
   return Object.isFrozen(payload) ? (payload as unknown as AccessClaims) : (Object.freeze(payload) as unknown as AccessClaims);
 }
 
-/** The kid of a compact JWS's protected header, without verifying anything. */
-function kidOf(token: string): string | undefined {
-  const end = token.indexOf('.');
-  if (end <= 0 || end > 1024) return undefined;
-  try {
-    const header = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8')) as { kid?: unknown };
-    return typeof header?.kid === 'string' ? header.kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const KNOWN_HEADERS_LIMIT = 64;
 
 /**
- * kidOf, remembered per header segment: every token one key signs carries the same header, so
- * the hot path decodes a handful of distinct headers, not one per request. Forged headers are
- * decoded each time once the (small) table is full, never stored beyond it.
+ * The kid of a compact JWS's protected header, without verifying anything; remembered per header
+ * segment, since every token one key signs carries the same header, so the hot path decodes a
+ * handful of distinct headers, not one per request. Forged headers are decoded each time once
+ * the (small) table is full, never stored beyond it.
  */
 function createKidReader(): (token: string) => string | undefined {
   const known = new Map<string, string | undefined>();
+  const decode = (segment: string): string | undefined => {
+    try {
+      const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as { kid?: unknown };
+      return typeof header?.kid === 'string' ? header.kid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   return (token) => {
     const end = token.indexOf('.');
     if (end <= 0 || end > 1024) return undefined;
     const segment = token.slice(0, end);
     if (known.has(segment)) return known.get(segment);
-    const kid = kidOf(token);
+    const kid = decode(segment);
     if (known.size < KNOWN_HEADERS_LIMIT) known.set(segment, kid);
     return kid;
   };

@@ -33,7 +33,7 @@ export default fp(
       exposeStatusRoute: false,
       pressureHandler: (request, _reply, type) => {
         if (request.url === '/health/live') return;
-        if (type === 'eventLoopDelay' && !(performance.now() - readyAt >= START_UP_GRACE_MS)) return;
+        if (type === 'eventLoopDelay' && performance.now() < readyAt + START_UP_GRACE_MS) return;
         throw new AppError('SERVICE_UNAVAILABLE', { message: 'Server is overloaded; retry later', headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } });
       },
     });
