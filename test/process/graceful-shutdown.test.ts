@@ -65,7 +65,11 @@ t.test('SIGTERM: finish in-flight work, flush events, exit 0', async (t) => {
   const inFlight = Array.from({ length: 6 }, () =>
     fetch(`${base}/api/auth/register`, json({ email: `u-${randomUUID()}@example.test`, password: 'a long user passphrase' })).then((r) => r.status),
   );
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  // Signal only once the server has received all six (plus the admin's): a request that arrives
+  // after the signal is rightly refused with 503, and on a loaded machine 30 ms was not enough.
+  const registrationsReceived = () => output.split('\n').filter((line) => line.includes('incoming request') && line.includes('"url":"/api/auth/register"')).length;
+  for (let i = 0; i < 400 && registrationsReceived() < 7; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.equal(registrationsReceived(), 7, 'all six registrations reached the server before the signal');
   child.kill('SIGTERM');
   const statuses = await Promise.all(inFlight);
   t.strictSame(statuses, [201, 201, 201, 201, 201, 201], 'every in-flight request completed');
