@@ -22,7 +22,8 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     memoryCost: config.ARGON2_MEMORY_KIB,
     timeCost: config.ARGON2_TIME_COST,
     parallelism: config.ARGON2_PARALLELISM,
-  });
+  }, { threads: config.ARGON2_THREADS, niceIncrement: config.ARGON2_NICE });
+  app.addHook('onClose', () => hasher.close());
   const service = createUserAuthService({
     config,
     clock,
