@@ -154,7 +154,8 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         }
         throw new AppError('INVALID_CREDENTIALS', user ? { subject: { userId: user.id } } : {});
       }
-      await throttle.succeeded(subject, from);
+      // Only after earlier failures: the usual login skips a store round trip.
+      if (gate.failures > 0) await throttle.succeeded(subject, from);
       if (user.disabled) throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
       const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
       // As in register: the login stamp (and any re-hash) commits only if the session was created.
