@@ -34,7 +34,7 @@ import { startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
 import { type BenchReport, judgeRatio, readmeSection, type ScaleResult, type ScenarioRow, type StormResult, targetLines, updateReadme, writeReport } from './report.js';
 import { defineScenarios, type Pools, type ScenarioDef, stormLoads, TokenQueue } from './scenarios.js';
-import { GET_KEY_INFIX, GET_KEY_TAIL, loadSettings } from './settings.js';
+import { GET_KEY_INFIX, GET_KEY_TAIL, loadSettings, serviceOverrides } from './settings.js';
 
 const settings = loadSettings(process.argv.slice(2), process.env);
 const log = (message: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -99,6 +99,7 @@ async function main(): Promise<number> {
       JWT_ACCESS_TTL: '1h',
       // Set, as for any multi-instance deployment: unset, each instance's iss would name its own port.
       ISSUER: serviceUrl,
+      ...serviceOverrides(),
     };
     const config = loadConfig(serviceEnv);
     const postgresPids = async () =>
@@ -327,7 +328,8 @@ async function assemble(
     `${s.fastConnections} connections (${s.hashConnections} on hashing routes), ${s.warmupSec} s warm-up, ${s.durationSec} s per scenario (${s.hashDurationSec} s with argon2). ` +
     `Data: ${s.users.toLocaleString('en-US')} users with live sessions, ${s.apps} apps with ${s.tokensPerApp} live tokens each, tokens drawn at random per request. ` +
     `Load generator, service, Redis and Postgres share the ${cpu.length} cores, for baselines and scenarios alike ` +
-    `(1-minute load average ${loadBefore.toFixed(2)} when the run started, ${loadavg()[0]!.toFixed(2)} when it ended).`;
+    `(1-minute load average ${loadBefore.toFixed(2)} when the run started, ${loadavg()[0]!.toFixed(2)} when it ended).` +
+    Object.entries(serviceOverrides()).map(([name, value]) => ` Service setting ${name}=${value}.`).join('');
   const body = { rows, storm, memory, scale, jwtAlgorithms };
   const notes: string[] = [];
   if (loadBefore > 1) notes.push(`The machine was already busy when the run started (load average ${loadBefore.toFixed(2)} on ${cpu.length} cores): every number here is disturbed by that work.`);

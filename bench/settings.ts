@@ -11,6 +11,8 @@
  *                                   else postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_REDIS_URL                 else TEST_REDIS_URL, else redis://127.0.0.1:6379
  *   BENCH_CPU_PROF=DIR              a V8 CPU profile of every server it starts, a folder each
+ *   BENCH_SERVICE_<NAME>=VALUE      sets <NAME> in the service's environment (tuning runs, e.g.
+ *                                   BENCH_SERVICE_ARGON2_NICE=19); the report lists them
  *   BENCH_DATABASE                  database to (re)create (default portcullis_bench; smoke runs
  *                                   use a unique name and drop it afterwards)
  */
@@ -105,4 +107,15 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     scaleSmall: 1_000,
     scaleLarge: 1_000_000,
   };
+}
+
+const SERVICE_OVERRIDE_PREFIX = 'BENCH_SERVICE_';
+
+/** The service's environment overrides from BENCH_SERVICE_<NAME> variables. */
+export function serviceOverrides(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env)
+      .filter((entry): entry is [string, string] => entry[0].startsWith(SERVICE_OVERRIDE_PREFIX) && entry[1] !== undefined)
+      .map(([name, value]) => [name.slice(SERVICE_OVERRIDE_PREFIX.length), value]),
+  );
 }
