@@ -83,7 +83,7 @@ export const ConfigSchema = Type.Object({
   ARGON2_TIME_COST: Int(2, 1, 100, 'argon2id iterations (OWASP: 2).'),
   ARGON2_PARALLELISM: Int(1, 1, 16, 'argon2id lanes (OWASP: 1).'),
   ARGON2_THREADS: Int(0, 0, 256, 'Password hashes in progress at once, each on its own worker thread; 0 means one per core.'),
-  ARGON2_NICE: Int(10, 0, 19, 'Nice increment of the hashing threads: under a login storm the event loop (token checks, refreshes) gets the CPU first.'),
+  ARGON2_NICE: Int(19, 0, 19, 'Nice increment of the hashing threads: while the CPU is saturated the event loop (token checks, refreshes) gets it first and logins wait; 0 shares it equally.'),
   BODY_LIMIT_BYTES: Int(16384, 1024, 10485760, 'Largest accepted request body; larger ones get 413.'),
   APP_SECRET_PEPPER: Type.Optional(
     Type.String({
