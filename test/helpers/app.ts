@@ -51,6 +51,9 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     // Parallel test files on 2 cores (and PGlite's synchronous start) lag the loop past any sane
     // production threshold; shedding would turn that into random 503s.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    // Parallel test processes keep both cores busy at normal priority: niced hashing threads
+    // would get almost no CPU and a file of logins would time out (CI did, at nice 19).
+    ARGON2_NICE: '0',
     ...extra,
   };
 }
