@@ -72,12 +72,12 @@ async function main(argv: string[]): Promise<number> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDataDir: config.PGLITE_DATA_DIR, maxConnections: 2 });
   const kv = await openKeyValueBackend({ redisUrl: config.REDIS_URL });
   const audit = createAuditWriter({ db: database.db, clock: systemClock, intervalMs: 60_000 });
-  const store =
-    kv.kind === 'redis'
-      ? createRedisAppTokenStore({ client: kv.client, keys: createKeys(config.REDIS_KEY_PREFIX) })
-      : createMemoryAppTokenStore({ clock: systemClock });
   const keys = createKeys(config.REDIS_KEY_PREFIX);
   const failureThrottle = kv.kind === 'redis' ? createRedisFailureThrottleStore({ client: kv.client }) : createMemoryFailureThrottleStore();
+  const store =
+    kv.kind === 'redis'
+      ? createRedisAppTokenStore({ client: kv.client, keys })
+      : createMemoryAppTokenStore({ clock: systemClock, throttle: failureThrottle });
   // The CLI issues no tokens, so a lost snapshot is simply rebuilt on the next admin change.
   const restoreSnapshot = async (appId: string) => {
     const snapshot = await loadAppSnapshot(database.db, appId);

@@ -110,8 +110,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(signingKeysPlugin, { config, clock });
   await app.register(accessTokenPlugin, { config, clock });
   await app.register(authenticatePlugin, { clock });
-  await app.register(appTokensPlugin, { clock });
+  // Before the token store: embedded, issue reads the in-process failure counters.
   await app.register(failureThrottlePlugin);
+  await app.register(appTokensPlugin, { clock });
   await app.register(auditPlugin, { config, clock });
   await app.register(authEventsPlugin, { config, clock });
   await app.register(routePermissionsPlugin);

@@ -7,7 +7,7 @@
  * credential check, so a throttled attempt costs almost nothing.
  */
 import { createHash } from 'node:crypto';
-import type { FailureThrottleStore, ThrottleRule, ThrottleState } from '../redis/failure-throttle-store.js';
+import { anyLocked, type FailureThrottleStore, type ThrottleRule, type ThrottleState } from '../redis/failure-throttle-store.js';
 import type { Config } from '../config.js';
 import type { Clock } from './clock.js';
 
@@ -62,12 +62,19 @@ export function createCredentialThrottle(options: {
   const decide = (states: ThrottleState[]): ThrottleDecision => {
     const [pair, subject] = states as [ThrottleState, ThrottleState];
     const failures = Math.max(pair.failures, subject.failures);
+    if (!anyLocked(states)) return { locked: false, failures, retryAfterSeconds: 0, scope: null };
     const lockedForMs = Math.max(pair.lockedForMs, subject.lockedForMs);
-    if (lockedForMs <= 0) return { locked: false, failures, retryAfterSeconds: 0, scope: null };
     return { locked: true, failures, retryAfterSeconds: Math.max(1, Math.ceil(lockedForMs / 1000)), scope: subject.lockedForMs > 0 ? 'subject' : 'pair' };
   };
 
   return {
+    /**
+     * The counters of this subject+IP (pair, then subject), for a store that reads them inside its
+     * own round trip (AppTokenStore.issue); pass the states it returns to `decide`.
+     */
+    rules,
+    /** The decision for the states of `rules(...)`, in order: what `check` returns. */
+    decide,
     /** Is this subject+IP currently locked out? One store round trip. */
     check: async (subject: string, ip: string) => decide(await store.read(rules(subject, ip), options.clock.now())),
     /** Counts a failure; `decision.locked` tells whether this failure started (or extended) a lock. */

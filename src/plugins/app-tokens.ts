@@ -1,4 +1,7 @@
-/** Decorates `app.appTokens` with the API V3 token store for the configured backend. */
+/**
+ * Decorates `app.appTokens` with the API V3 token store for the configured backend. Issue reads
+ * the brute-force lock itself: Redis from the counters' keys, in-process from `app.failureThrottle`.
+ */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Clock } from '../lib/clock.js';
@@ -17,8 +20,8 @@ export default fp(
     const store =
       app.kv.kind === 'redis'
         ? createRedisAppTokenStore({ client: app.kv.client, keys: app.keys })
-        : createMemoryAppTokenStore({ clock: options.clock });
+        : createMemoryAppTokenStore({ clock: options.clock, throttle: app.failureThrottle });
     app.decorate('appTokens', store);
   },
-  { name: 'app-tokens', dependencies: ['key-value'] },
+  { name: 'app-tokens', dependencies: ['key-value', 'failure-throttle'] },
 );

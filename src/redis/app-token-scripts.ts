@@ -14,10 +14,13 @@
  *   Redis decide alike and tests control time.
  * - Numbers leave Lua through string.format('%.0f'): cjson.encode and tostring keep only 14
  *   significant digits, which is too few for epoch milliseconds on some inputs.
+ * - ISSUE reads the failure-throttle counters (KEYS[4..], keys.clientFailures*, under the same
+ *   hash tag) with the lock code READ_SCRIPT runs, so issuance is one round trip.
  * - REVOKE_ALL builds token key names from ARGV[1] (keys.appToken(appId, '')) plus the index
  *   members; they share the index's hash tag, so it runs on Redis Cluster.
  */
 import type { AppSnapshot, AppTokenRecord, IssueInput } from './app-token-store.js';
+import { THROTTLE_STATES_LUA } from './failure-throttle-scripts.js';
 
 /**
  * A stored token record is one line of space-separated fields:
@@ -88,17 +91,24 @@ export function assertIssueTimes(input: IssueInput): void {
 }
 
 /**
- * KEYS: snapshot, index, token. ARGV: secretDigest, organizationCode, organizationId (both ''
- * when not given), tokenHash, tokenId, now, expiresAt, scope (space-separated, '' for none).
- * Returns {kind} or {'issued', record, appCode}. Decision order: secret, app status,
- * organization, scope (each code must be granted).
+ * KEYS: snapshot, index, token, then the failure-throttle counters (none or more). ARGV:
+ * secretDigest, organizationCode, organizationId (both '' when not given), tokenHash, tokenId,
+ * now, expiresAt, scope (space-separated, '' for none).
+ * Returns {kind, states} or {'issued', states, record, appCode}; states as READ_SCRIPT returns
+ * them. Decision order: lock (before the snapshot, so a locked unknown app costs no Postgres
+ * rebuild), secret, app status, organization, scope (each code must be granted).
  */
-export const ISSUE_SCRIPT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {'no_snapshot'} end
-local app = cjson.decode(raw)
+export const ISSUE_SCRIPT = `${THROTTLE_STATES_LUA}
 local now = tonumber(ARGV[6])
 local expiresAt = tonumber(ARGV[7])
+local counters = {}
+for i = 4, #KEYS do counters[#counters + 1] = KEYS[i] end
+local throttle = throttleStates(counters, now)
+if throttleLocked(throttle) then return {'locked', throttle} end
+
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'no_snapshot', throttle} end
+local app = cjson.decode(raw)
 
 local secret
 if ARGV[1] ~= '' then
@@ -106,15 +116,15 @@ if ARGV[1] ~= '' then
     if s.digest == ARGV[1] then secret = s break end
   end
 end
-if not secret then return {'invalid_client'} end
+if not secret then return {'invalid_client', throttle} end
 -- A holder of any of its secrets learns that the app is revoked (its secrets are all revoked too).
-if app.status == 'REVOKED' then return {'app_revoked'} end
+if app.status == 'REVOKED' then return {'app_revoked', throttle} end
 local usable = secret.status == 'ACTIVE'
   or (secret.status == 'GRACE' and type(secret.graceUntil) == 'number' and now < secret.graceUntil)
-if not usable then return {'secret_expired'} end
+if not usable then return {'secret_expired', throttle} end
 
-if app.status == 'SUSPENDED' then return {'app_suspended'} end
-if app.status ~= 'ACTIVE' then return {'app_revoked'} end
+if app.status == 'SUSPENDED' then return {'app_suspended', throttle} end
+if app.status ~= 'ACTIVE' then return {'app_revoked', throttle} end
 
 local orgs = app.organizations
 local function find(field, value)
@@ -127,14 +137,14 @@ local code, id = ARGV[2], ARGV[3]
 local org
 if code ~= '' then
   org = find('code', code)
-  if not org or (id ~= '' and org.id ~= id) then return {'org_denied'} end
+  if not org or (id ~= '' and org.id ~= id) then return {'org_denied', throttle} end
 elseif id ~= '' then
   org = find('id', id)
-  if not org then return {'org_denied'} end
+  if not org then return {'org_denied', throttle} end
 else
   org = find('isDefault', true)
   if not org and #orgs == 1 then org = orgs[1] end
-  if not org then return {'org_required'} end
+  if not org then return {'org_required', throttle} end
 end
 
 local scope = {}
@@ -142,7 +152,7 @@ if (ARGV[8] or '') ~= '' then
   local granted = {}
   for _, p in ipairs(app.permissions) do granted[p] = true end
   for p in string.gmatch(ARGV[8], '%S+') do
-    if not granted[p] then return {'invalid_scope'} end
+    if not granted[p] then return {'invalid_scope', throttle} end
     scope[#scope + 1] = p
   end
 end
@@ -158,7 +168,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now
 -- The index expires with its longest-lived member, so an idle app's index goes too.
 local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], top[2])
-return {'issued', record, app.code}`;
+return {'issued', throttle, record, app.code}`;
 
 /** KEYS: index. ARGV: token key base. Returns how many token keys existed and were deleted. */
 export const REVOKE_ALL_SCRIPT = `

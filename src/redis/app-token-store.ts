@@ -12,7 +12,8 @@
  * Keys of one app share the hash tag {a:<appId>}, so each operation touches one slot.
  *
  * Invariants:
- * - issue() checks the secret, the app status and the organization and writes the token in one
+ * - issue() checks the brute-force lock (the caller's throttle rules, whose counters share the
+ *   app's hash tag), then the secret, the app status and the organization and writes the token in one
  *   atomic step (Lua in Redis): a suspension or rotation cannot interleave with an issuance.
  * - lookup() is one round trip (MGET of the token record and the snapshot).
  * - Secret digests are compared by equality inside the store: they are keyed HMACs of 256-bit
@@ -20,6 +21,7 @@
  * - Every time is passed in by the caller (epoch milliseconds).
  */
 import type { AppStatus, SecretStatus } from '../db/schema.js';
+import type { ThrottleRule, ThrottleState } from './failure-throttle-store.js';
 
 export interface SnapshotSecret {
   version: number;
@@ -75,13 +77,20 @@ export interface IssueInput {
   expiresAt: number;
   /** Limit the token to these permission codes; each must be granted to the app (else invalid_scope). */
   scope?: string[] | undefined;
+  /**
+   * Failure-throttle counters (FailureThrottleStore's, keys under the app's hash tag) read at `now`
+   * before anything else: if one is locked, the result is `locked` and nothing is written.
+   */
+  throttle?: ThrottleRule[] | undefined;
 }
 
-export type IssueResult =
+export type IssueResult = (
   | { kind: 'issued'; record: AppTokenRecord; appCode: string }
+  /** A counter of input.throttle is locked at `now`. Checked first, so also for an unknown app. */
+  | { kind: 'locked' }
   /** No snapshot for this app id: the caller rebuilds it from Postgres (or it does not exist). */
   | { kind: 'no_snapshot' }
-  /** The digest matches none of the app's secrets. Checked before anything else. */
+  /** The digest matches none of the app's secrets. Checked first after the throttle and the snapshot. */
   | { kind: 'invalid_client' }
   /** The digest matches a secret that is EXPIRED, REVOKED, or GRACE past its graceUntil. */
   | { kind: 'secret_expired' }
@@ -93,7 +102,11 @@ export type IssueResult =
   /** Nothing requested, no default, and not exactly one organization. */
   | { kind: 'org_required' }
   /** A requested scope code is not among the app's permissions. Checked last. */
-  | { kind: 'invalid_scope' };
+  | { kind: 'invalid_scope' }
+) & {
+  /** Present exactly when input.throttle is: each rule's state at `now`, in order, as FailureThrottleStore.read returns it. */
+  throttle?: ThrottleState[];
+};
 
 export interface AppTokenStore {
   /** Replaces the app's snapshot (one SET, no expiry). */
@@ -103,8 +116,8 @@ export interface AppTokenStore {
   getSnapshot(appId: string): Promise<AppSnapshot | null>;
 
   /**
-   * Atomic (Lua): secret matches, app not revoked, secret usable, app not suspended, organization,
-   * in that order; on success
+   * One round trip, atomic (Lua): throttle not locked, secret matches, app not revoked, secret
+   * usable, app not suspended, organization, scope, in that order; on success
    * writes the token record with TTL expiresAt - now, adds it to the app's index and prunes
    * index entries that expired before `now`.
    */

@@ -28,15 +28,32 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-/** KEYS: the counters. ARGV[1]: now. Returns {count, lockedForMs} per key (0, 0 when missing). */
-export const READ_SCRIPT = `
-local now = tonumber(ARGV[1])
-local out = {}
-for _, key in ipairs(KEYS) do
-  local f = redis.call('HMGET', key, 'n', 'u')
-  local count = tonumber(f[1] or '0')
-  local remaining = tonumber(f[2] or '0') - now
-  if remaining < 0 then remaining = 0 end
-  table.insert(out, {count, remaining})
+/**
+ * Lua function definitions, shared by READ_SCRIPT and the app token ISSUE_SCRIPT (which checks the
+ * lock in the issuance round trip), so the lock is computed by one piece of code:
+ * - throttleStates(keys, now): {count, lockedForMs} per counter key, in order (0, 0 when missing).
+ * - throttleLocked(states): true when any counter's lock lasts past `now`.
+ * lockedForMs is what ThrottleState.lockedForMs means; credential-throttle.ts decides from it.
+ */
+export const THROTTLE_STATES_LUA = `
+local function throttleStates(keys, now)
+  local out = {}
+  for _, key in ipairs(keys) do
+    local f = redis.call('HMGET', key, 'n', 'u')
+    local count = tonumber(f[1] or '0')
+    local remaining = tonumber(f[2] or '0') - now
+    if remaining < 0 then remaining = 0 end
+    table.insert(out, {count, remaining})
+  end
+  return out
 end
-return out`;
+local function throttleLocked(states)
+  for _, state in ipairs(states) do
+    if state[2] > 0 then return true end
+  end
+  return false
+end`;
+
+/** KEYS: the counters. ARGV[1]: now. Returns {count, lockedForMs} per key (0, 0 when missing). */
+export const READ_SCRIPT = `${THROTTLE_STATES_LUA}
+return throttleStates(KEYS, tonumber(ARGV[1]))`;

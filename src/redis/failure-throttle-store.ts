@@ -39,3 +39,6 @@ export function lockDurationMs(rule: ThrottleRule, failures: number): number {
   const factor = rule.doubling ? 2 ** Math.min(failures - rule.lockAfter, 30) : 1;
   return Math.min(rule.lockMs * factor, rule.maxLockMs);
 }
+
+/** Locked when any counter's lock lasts past `now` (throttleLocked in failure-throttle-scripts.ts is the Lua twin). */
+export const anyLocked = (states: ThrottleState[]): boolean => states.some((state) => state.lockedForMs > 0);

@@ -6,10 +6,16 @@
  * clock.now() passes its expiresAt, as a Redis key with a TTL would. Lapsed records are dropped
  * when touched, with the app's other lapsed records on issue, and by a sweep of everything that
  * issue triggers once a minute (by the clock) or when the record count has doubled.
+ *
+ * The brute-force lock of an issue is read from the failure-throttle store the credential
+ * throttle counts in (the in-process one in embedded mode), before the snapshot. That read is the
+ * one step before issue's synchronous part; a failure counted by a concurrent request may land in
+ * between, which no caller can tell from that request having arrived a moment later.
  */
 import type { Clock } from '../lib/clock.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult, SnapshotOrganization, SnapshotSecret } from './app-token-store.js';
 import { assertIssueTimes, decodeSnapshot, decodeTokenRecord, encodeSnapshot, encodeTokenRecord } from './app-token-scripts.js';
+import { anyLocked, type FailureThrottleStore } from './failure-throttle-store.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 const MIN_SWEEP_SIZE = 1024;
@@ -42,8 +48,12 @@ function selectOrganization(app: AppSnapshot, input: IssueInput): SnapshotOrgani
   return fallback ?? 'org_required';
 }
 
-export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppTokenStore {
-  const { clock } = options;
+export function createMemoryAppTokenStore(options: {
+  clock: Clock;
+  /** Where issue reads input.throttle's counters: the store the credential throttle records failures in. */
+  throttle: FailureThrottleStore;
+}): MemoryAppTokenStore {
+  const { clock, throttle } = options;
   const snapshots = new Map<string, string>();
   /** appId -> tokenHash -> record; doubles as the index (score = expiresAt). */
   const apps = new Map<string, Map<string, StoredToken>>();
@@ -113,11 +123,13 @@ export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppT
       return json === undefined ? null : decodeSnapshot(json);
     },
 
-    /** Synchronous, so atomic in process; same decision order as ISSUE_SCRIPT. */
+    /** The lock read (the only await), then synchronous, so atomic in process; same decision order as ISSUE_SCRIPT. */
     async issue(input) {
       assertIssueTimes(input);
+      const states = input.throttle ? { throttle: await throttle.read(input.throttle, input.now) } : {};
+      if (states.throttle && anyLocked(states.throttle)) return { kind: 'locked', ...states };
       const decision = decide(input);
-      if (decision.kind !== 'ok') return decision;
+      if (decision.kind !== 'ok') return { ...decision, ...states };
       if (count >= sweepAtCount || clock.now() - lastSweepAt >= SWEEP_INTERVAL_MS) sweep();
       // As ZREMRANGEBYSCORE -inf (now, plus whatever has lapsed by the clock.
       prune(input.appId, Math.max(input.now, clock.now()));
@@ -136,7 +148,7 @@ export function createMemoryAppTokenStore(options: { clock: Clock }): MemoryAppT
       if (!tokens.has(input.tokenHash)) count++;
       const json = encodeTokenRecord(record);
       tokens.set(input.tokenHash, { json, expiresAt: input.expiresAt });
-      return { kind: 'issued', record: decodeTokenRecord(input.appId, json), appCode: decision.appCode };
+      return { kind: 'issued', record: decodeTokenRecord(input.appId, json), appCode: decision.appCode, ...states };
     },
 
     /** One synchronous read of both; copies, or null once the record has lapsed. */

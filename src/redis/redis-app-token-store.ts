@@ -1,12 +1,13 @@
 /**
- * AppTokenStore on Redis: a JSON snapshot per app, a JSON record per live token and a per-app
- * sorted set of token digests, all under the {a:<appId>} hash tag. Layout and scripts live in
+ * AppTokenStore on Redis: a JSON snapshot per app, a compact record per live token and a per-app
+ * sorted set of token digests, all under the {a:<appId>} hash tag (as are the app's
+ * failure-throttle counters, which issue reads in the same script). Layout and scripts live in
  * app-token-scripts.ts; the contract and threat model in app-token-store.ts.
  */
 import type { Redis } from 'ioredis';
 import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
-import type { AppTokenStore, IssueResult } from './app-token-store.js';
+import type { AppTokenStore, IssueInput, IssueResult } from './app-token-store.js';
 import {
   assertIssueTimes,
   decodeSnapshot,
@@ -16,11 +17,14 @@ import {
   REVOKE_ALL_SCRIPT,
 } from './app-token-scripts.js';
 
-function parseIssueReply(appId: string, reply: unknown): IssueResult {
-  const [kind, record, appCode] = reply as [string, string | undefined, string | undefined];
+function parseIssueReply(input: IssueInput, reply: unknown): IssueResult {
+  const [kind, rows, record, appCode] = reply as [string, [number, number][], string | undefined, string | undefined];
+  // Omitted without rules, so callers that pass none (benchmarks, tests) see the plain result.
+  const throttle = input.throttle ? { throttle: rows.map(([failures, lockedForMs]) => ({ failures: Number(failures), lockedForMs: Number(lockedForMs) })) } : {};
   switch (kind) {
     case 'issued':
-      return { kind, record: decodeTokenRecord(appId, record ?? ''), appCode: appCode ?? '' };
+      return { kind, record: decodeTokenRecord(input.appId, record ?? ''), appCode: appCode ?? '', ...throttle };
+    case 'locked':
     case 'no_snapshot':
     case 'invalid_client':
     case 'secret_expired':
@@ -29,7 +33,7 @@ function parseIssueReply(appId: string, reply: unknown): IssueResult {
     case 'org_denied':
     case 'org_required':
     case 'invalid_scope':
-      return { kind };
+      return { kind, ...throttle };
     default:
       throw new Error(`unexpected issue reply: ${String(kind)}`);
   }
@@ -40,7 +44,8 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
   // REVOKE_ALL derives token keys as base + tokenHash; refuse a template it cannot follow.
   if (keys.appToken('a', 'h') !== `${keys.appToken('a', '')}h`) throw new Error('keys.appToken must end with the token hash');
 
-  const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT, 3);
+  // Key count varies: 3 of the app's, then the throttle counters the caller passes.
+  const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT);
   const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
 
   return {
@@ -55,13 +60,16 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
       return json === null ? null : decodeSnapshot(json);
     },
 
-    /** One Lua script: decide, SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */
+    /** One Lua script: read the lock, decide, SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */
     async issue(input) {
       assertIssueTimes(input);
+      const counters = input.throttle?.map((rule) => rule.key) ?? [];
       const reply = await issueScript(
+        3 + counters.length,
         keys.appSnapshot(input.appId),
         keys.appTokens(input.appId),
         keys.appToken(input.appId, input.tokenHash),
+        ...counters,
         input.secretDigest,
         input.organizationCode ?? '',
         input.organizationId ?? '',
@@ -71,7 +79,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
         input.expiresAt,
         (input.scope ?? []).join(' '),
       );
-      return parseIssueReply(input.appId, reply);
+      return parseIssueReply(input, reply);
     },
 
     /** One MGET (token record and snapshot share the app's slot); an expired key reads as null. */

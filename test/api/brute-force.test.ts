@@ -1,7 +1,8 @@
 /**
  * Brute force on accounts: the attacker's address is slowed down while the owner from another
  * address still logs in; a high account-wide ceiling locks the account for a while; counters are
- * shared by instances on the same Redis; every lock is recorded.
+ * shared by instances on the same Redis; every lock is recorded. Client credentials: the same
+ * throttle, read inside the token store's issue round trip (Redis and in-process alike).
  */
 import t from 'tap';
 import postgres from 'postgres';
@@ -9,6 +10,7 @@ import { buildApp } from '../../src/app.js';
 import { createManualClock } from '../../src/lib/clock.js';
 import { buildTestApp } from '../helpers/app.js';
 import { adminEnv, registerAdmin, registerUser } from '../helpers/factories.js';
+import { commandsSentBy } from '../helpers/redis.js';
 
 type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
 const attempt = (app: App, email: string, password: string, remoteAddress: string) =>
@@ -118,4 +120,59 @@ t.test('client credentials: the guessing address is throttled per client_id, the
   const locks = await sql`select ip, details from audit_logs where app_id = ${app_id} and event_type = 'client.locked'`;
   t.equal(locks.length, 1, 'the lock is audited');
   t.match(locks[0], { ip: '203.0.113.60', details: { scope: 'pair' } });
+});
+
+/** A new app with one organization, and a token request for it (from 127.0.0.1 unless given). */
+async function tokenTarget(app: App, adminEmail: string) {
+  const admin = await registerAdmin(app, adminEmail);
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v3/auth/apps',
+    headers: { authorization: `Bearer ${admin.accessToken}` },
+    payload: { app_code: `bf-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, app_name: 'Brute force target', organizations: ['HQ'], permissions: [] },
+  });
+  const { client_id, client_secret } = created.json().data as { client_id: string; client_secret: string };
+  const token = (secret: string, remoteAddress = '127.0.0.1') =>
+    app.inject({ method: 'POST', url: '/api/v3/auth/token', payload: { client_id, client_secret: secret }, remoteAddress });
+  return { clientSecret: client_secret, token };
+}
+
+t.test('client credentials, embedded: locked before the secret, Retry-After, a success resets the count, the lock ends by the clock', async (t) => {
+  const clock = createManualClock(Date.now());
+  const { emails, env } = adminEnv(1);
+  const { app } = await buildTestApp(t, { embedded: true, clock, env: { ...env, LOGIN_THROTTLE_AFTER: '3' } });
+  const { clientSecret, token } = await tokenTarget(app, emails[0]!);
+  const ip = '203.0.113.61';
+
+  for (let i = 0; i < 2; i++) t.equal((await token('pcs_guess', ip)).statusCode, 401);
+  t.equal((await token(clientSecret, ip)).statusCode, 200, 'below the threshold');
+  for (let i = 0; i < 2; i++) t.equal((await token('pcs_guess', ip)).statusCode, 401);
+  t.equal((await token(clientSecret, ip)).statusCode, 200, 'not locked: the success restarted the count');
+
+  for (let i = 0; i < 3; i++) t.equal((await token('pcs_guess', ip)).statusCode, 401);
+  const throttled = await token(clientSecret, ip);
+  t.equal(throttled.statusCode, 429, 'even the right secret is refused');
+  t.equal(throttled.json().error.code, 'V3_AUTH_RATE_LIMITED');
+  t.equal(throttled.headers['retry-after'], '1', 'the first lock of a pair is one second');
+  t.equal((await token('pcs_guess', ip)).statusCode, 429, 'a guess while locked is refused too, not counted');
+  clock.advance(1000);
+  t.equal((await token(clientSecret, ip)).statusCode, 200, 'issued once the lock has ended');
+});
+
+t.test('client credentials, Redis: a normal issuance is one Redis round trip; failures and the reset after them are the only extra ones', async (t) => {
+  const { emails, env } = adminEnv(1);
+  // Allowlisted address: no rate-limit counter, so only the token path's commands are seen.
+  const { app, redis } = await buildTestApp(t, { env: { ...env, LOGIN_THROTTLE_AFTER: '3', RATE_LIMIT_ALLOWLIST: '127.0.0.1' } });
+  t.ok(redis, 'Redis-backed app');
+  if (app.kv.kind !== 'redis') return;
+  const client = app.kv.client;
+  const { clientSecret, token } = await tokenTarget(app, emails[0]!);
+  t.equal((await token(clientSecret)).statusCode, 200, 'loads the scripts');
+  t.equal((await token('pcs_guess')).statusCode, 401);
+  t.equal((await token(clientSecret)).statusCode, 200);
+
+  t.strictSame(await commandsSentBy(client, () => token(clientSecret)), ['evalsha'], 'issue: one script, the lock read inside it');
+  t.strictSame(await commandsSentBy(client, () => token('pcs_guess')), ['evalsha', 'evalsha'], 'a wrong secret: the issue script, then the failure count');
+  t.strictSame(await commandsSentBy(client, () => token(clientSecret)), ['evalsha', 'del'], 'the first success after failures clears them');
+  t.strictSame(await commandsSentBy(client, () => token(clientSecret)), ['evalsha'], 'and the next is one round trip again');
 });

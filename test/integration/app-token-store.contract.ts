@@ -2,15 +2,19 @@
  * The AppTokenStore contract, run against every implementation (Redis and in-process) so the two
  * cannot drift. Each subtest gets a fresh store from makeStore and its own random app ids.
  * Times passed to the store are real (Date.now()-based): the expiry and pruning subtests wait a
- * few hundred milliseconds for records to lapse, everything else passes `now` explicitly.
+ * few hundred milliseconds for records to lapse, everything else passes `now` explicitly (the
+ * throttle subtests move `now` past a lock rather than waiting for it).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import type { AppSnapshot, AppTokenStore, IssueInput, SnapshotSecret } from '../../src/redis/app-token-store.js';
 import type { SecretStatus } from '../../src/db/schema.js';
+import type { FailureThrottleStore, ThrottleRule } from '../../src/redis/failure-throttle-store.js';
+import type { Keys } from '../../src/redis/keys.js';
 
-export type MakeStore = () => Promise<{ store: AppTokenStore; cleanup: () => Promise<void> }>;
+/** `throttle` is the failure-throttle store whose counters `store.issue` reads; `keys` name them. */
+export type MakeStore = () => Promise<{ store: AppTokenStore; throttle: FailureThrottleStore; keys: Keys; cleanup: () => Promise<void> }>;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -61,12 +65,25 @@ export function issueInput(app: AppSnapshot, overrides: Partial<IssueInput> = {}
   };
 }
 
+/**
+ * An app's client-credential counters, shaped as credential-throttle.ts builds them: the pair
+ * (app + address) locks from the 3rd failure for 1 s, doubling; the app as a whole from the 5th
+ * for 30 s.
+ */
+export function throttleRules(keys: Keys, appId: string, ip: string): ThrottleRule[] {
+  return [
+    { key: keys.clientFailuresFrom(appId, ip), lockAfter: 3, lockMs: 1000, maxLockMs: MINUTE, doubling: true, windowMs: 10 * MINUTE },
+    { key: keys.clientFailures(appId), lockAfter: 5, lockMs: 30_000, maxLockMs: 30_000, doubling: false, windowMs: 10 * MINUTE },
+  ];
+}
+
 export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
   /** A fresh store for one subtest, cleaned up even when an assertion throws. */
-  const storeFor = async (t: Test) => {
-    const { store, cleanup } = await makeStore();
-    t.teardown(cleanup);
-    return store;
+  const storeFor = async (t: Test) => (await fixtureFor(t)).store;
+  const fixtureFor = async (t: Test) => {
+    const fixture = await makeStore();
+    t.teardown(fixture.cleanup);
+    return fixture;
   };
 
   t.test('putSnapshot and getSnapshot round trip; putSnapshot overwrites', async (t) => {
@@ -348,5 +365,72 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     await store.putSnapshot(rotated);
     t.strictSame(await store.issue(issueInput(app, { now: input.now + 1 })), { kind: 'secret_expired' });
     t.match(await store.issue(issueInput(rotated)), { kind: 'issued', record: { secretVersion: 5 } });
+  });
+
+  t.test('a locked pair counter refuses issue before the secret: nothing written, failures reported; issues once the lock ends', async (t) => {
+    const { store, throttle, keys } = await fixtureFor(t);
+    const app = newSnapshot();
+    await store.putSnapshot(app);
+    const t0 = Date.now();
+    const rules = throttleRules(keys, app.id, 'ip-guessing');
+    const clear = [{ failures: 0, lockedForMs: 0 }, { failures: 0, lockedForMs: 0 }];
+    // An index entry that has lapsed by t0 + 400: an issue that got as far as writing would prune it.
+    t.strictSame((await store.issue(issueInput(app, { now: t0, expiresAt: t0 + 100, throttle: rules }))).throttle, clear, 'no failures yet');
+    await store.issue(issueInput(app, { now: t0 }));
+    for (let i = 0; i < 3; i++) await throttle.recordFailure(rules, t0);
+    const lockedStates = [{ failures: 3, lockedForMs: 600 }, { failures: 3, lockedForMs: 0 }];
+
+    const refused = issueInput(app, { now: t0 + 400, throttle: rules });
+    t.strictSame(await store.issue(refused), { kind: 'locked', throttle: lockedStates }, 'the right secret is refused');
+    t.strictSame(await store.issue(issueInput(app, { now: t0 + 400, secretDigest: digest(), throttle: rules })), { kind: 'locked', throttle: lockedStates }, 'a wrong one too: the lock comes first');
+    t.strictSame(await store.lookup(app.id, refused.tokenHash), { token: null, app }, 'no token record');
+    t.equal(await store.countLive(app.id, t0), 2, 'the index is untouched (nothing added, nothing pruned)');
+    t.strictSame(await throttle.read(rules, t0 + 400), lockedStates, 'a refused issue counts no failure');
+    t.match(await store.issue(issueInput(app, { now: t0 + 400 })), { kind: 'issued' }, 'an issue without rules ignores the counters');
+
+    const later = issueInput(app, { now: t0 + 1000, throttle: rules });
+    const issued = await store.issue(later);
+    t.match(issued, { kind: 'issued', record: { tokenId: later.tokenId } }, 'issued once the lock has ended');
+    t.strictSame(issued.throttle, [{ failures: 3, lockedForMs: 0 }, { failures: 3, lockedForMs: 0 }], 'with the failures still counted');
+    t.ok((await store.lookup(app.id, later.tokenHash)).token, 'the record is written');
+  });
+
+  t.test('a locked subject counter refuses issue from every address until it ends', async (t) => {
+    const { store, throttle, keys } = await fixtureFor(t);
+    const app = newSnapshot();
+    await store.putSnapshot(app);
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) await throttle.recordFailure(throttleRules(keys, app.id, `ip-${i}`), t0);
+    const elsewhere = throttleRules(keys, app.id, 'ip-owner');
+    const refused = issueInput(app, { now: t0 + 10_000, throttle: elsewhere });
+    t.strictSame(await store.issue(refused), { kind: 'locked', throttle: [{ failures: 0, lockedForMs: 0 }, { failures: 5, lockedForMs: 20_000 }] });
+    t.strictSame(await store.lookup(app.id, refused.tokenHash), { token: null, app }, 'no token record');
+    t.equal(await store.countLive(app.id, t0), 0, 'no index entry');
+    t.strictSame(await store.issue(issueInput(app, { now: t0 + 29_999, throttle: elsewhere })), { kind: 'locked', throttle: [{ failures: 0, lockedForMs: 0 }, { failures: 5, lockedForMs: 1 }] }, 'one millisecond before the end');
+    const issued = await store.issue(issueInput(app, { now: t0 + 30_000, throttle: elsewhere }));
+    t.match(issued, { kind: 'issued', throttle: [{ failures: 0, lockedForMs: 0 }, { failures: 5, lockedForMs: 0 }] }, 'issued when the lock ends');
+    t.equal(await store.countLive(app.id, t0), 1);
+    const other = newSnapshot();
+    await store.putSnapshot(other);
+    t.match(await store.issue(issueInput(other, { now: t0 + 10_000, throttle: throttleRules(keys, other.id, 'ip-0') })), { kind: 'issued' }, "another app's counters are its own");
+  });
+
+  t.test('the lock is read before the snapshot; every refusal reports the counters', async (t) => {
+    const { store, throttle, keys } = await fixtureFor(t);
+    const t0 = Date.now();
+    const unknown = newSnapshot();
+    const rules = throttleRules(keys, unknown.id, 'ip-guessing');
+    await throttle.recordFailure(rules, t0);
+    t.strictSame(await store.issue(issueInput(unknown, { now: t0, throttle: rules })), { kind: 'no_snapshot', throttle: [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }] });
+    for (let i = 0; i < 2; i++) await throttle.recordFailure(rules, t0);
+    t.strictSame(await store.issue(issueInput(unknown, { now: t0, throttle: rules })), { kind: 'locked', throttle: [{ failures: 3, lockedForMs: 1000 }, { failures: 3, lockedForMs: 0 }] }, 'locked, not no_snapshot: no rebuild for a locked client');
+
+    const app = newSnapshot({ status: 'SUSPENDED' });
+    await store.putSnapshot(app);
+    const appRules = throttleRules(keys, app.id, 'ip-guessing');
+    await throttle.recordFailure(appRules, t0);
+    const once = [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }];
+    t.strictSame(await store.issue(issueInput(app, { now: t0, secretDigest: digest(), throttle: appRules })), { kind: 'invalid_client', throttle: once });
+    t.strictSame(await store.issue(issueInput(app, { now: t0, throttle: appRules })), { kind: 'app_suspended', throttle: once });
   });
 }

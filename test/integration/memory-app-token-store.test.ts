@@ -1,16 +1,21 @@
 import t from 'tap';
 import { createManualClock, systemClock } from '../../src/lib/clock.js';
+import { createKeys } from '../../src/redis/keys.js';
 import { createMemoryAppTokenStore } from '../../src/redis/memory-app-token-store.js';
+import { createMemoryFailureThrottleStore } from '../../src/redis/memory-failure-throttle-store.js';
 import { appTokenStoreContract, issueInput, newSnapshot } from './app-token-store.contract.js';
 
 t.test('contract', async (t) => {
   // The contract's expiry subtests wait in real time, so this store runs on the system clock.
-  appTokenStoreContract(t, async () => ({ store: createMemoryAppTokenStore({ clock: systemClock }), cleanup: async () => {} }));
+  appTokenStoreContract(t, async () => {
+    const throttle = createMemoryFailureThrottleStore();
+    return { store: createMemoryAppTokenStore({ clock: systemClock, throttle }), throttle, keys: createKeys(''), cleanup: async () => {} };
+  });
 });
 
 t.test('a record lives through expiresAt and is gone one millisecond later, by the injected clock', async (t) => {
   const clock = createManualClock(1_700_000_000_000);
-  const store = createMemoryAppTokenStore({ clock });
+  const store = createMemoryAppTokenStore({ clock, throttle: createMemoryFailureThrottleStore() });
   const app = newSnapshot();
   await store.putSnapshot(app);
   const input = issueInput(app, { now: clock.now(), expiresAt: clock.now() + 10_000 });
@@ -24,7 +29,7 @@ t.test('a record lives through expiresAt and is gone one millisecond later, by t
 
 t.test('issue drops the same app’s lapsed records', async (t) => {
   const clock = createManualClock(1_700_000_000_000);
-  const store = createMemoryAppTokenStore({ clock });
+  const store = createMemoryAppTokenStore({ clock, throttle: createMemoryFailureThrottleStore() });
   const app = newSnapshot();
   await store.putSnapshot(app);
   await store.issue(issueInput(app, { now: clock.now(), expiresAt: clock.now() + 10 }));
@@ -36,7 +41,7 @@ t.test('issue drops the same app’s lapsed records', async (t) => {
 
 t.test('lapsed records are swept on issue, so memory tracks live tokens', async (t) => {
   const clock = createManualClock(1_700_000_000_000);
-  const store = createMemoryAppTokenStore({ clock });
+  const store = createMemoryAppTokenStore({ clock, throttle: createMemoryFailureThrottleStore() });
   let peak = 0;
   let last = newSnapshot();
   // 5,000 tokens of different apps, each lapsing before the next arrives, so pruning the issuing
@@ -58,7 +63,7 @@ t.test('lapsed records are swept on issue, so memory tracks live tokens', async 
 });
 
 t.test('refused issues write nothing', async (t) => {
-  const store = createMemoryAppTokenStore({ clock: systemClock });
+  const store = createMemoryAppTokenStore({ clock: systemClock, throttle: createMemoryFailureThrottleStore() });
   const app = newSnapshot({ status: 'SUSPENDED' });
   await store.putSnapshot(app);
   t.strictSame(await store.issue(issueInput(app)), { kind: 'app_suspended' });
@@ -66,7 +71,7 @@ t.test('refused issues write nothing', async (t) => {
 });
 
 t.test('returned records and snapshots are copies', async (t) => {
-  const store = createMemoryAppTokenStore({ clock: systemClock });
+  const store = createMemoryAppTokenStore({ clock: systemClock, throttle: createMemoryFailureThrottleStore() });
   const app = newSnapshot();
   await store.putSnapshot(app);
   app.status = 'REVOKED';

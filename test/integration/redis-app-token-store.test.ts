@@ -7,7 +7,8 @@ import { encodeTokenRecord } from '../../src/redis/app-token-scripts.js';
 import { createKeys } from '../../src/redis/keys.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { createRedisAppTokenStore } from '../../src/redis/redis-app-token-store.js';
-import { appTokenStoreContract, digest, issueInput, newSnapshot } from './app-token-store.contract.js';
+import { createRedisFailureThrottleStore } from '../../src/redis/redis-failure-throttle-store.js';
+import { appTokenStoreContract, digest, issueInput, newSnapshot, throttleRules } from './app-token-store.contract.js';
 
 const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
 t.teardown(() => client.quit());
@@ -24,7 +25,13 @@ function isolatedStore(t: Test, redis: Redis = client): { keys: Keys; store: Ret
 t.test('contract', async (t) => {
   appTokenStoreContract(t, async () => {
     const prefix = uniquePrefix();
-    return { store: createRedisAppTokenStore({ client, keys: createKeys(prefix) }), cleanup: () => deleteKeysWithPrefix(client, prefix) };
+    const keys = createKeys(prefix);
+    return {
+      store: createRedisAppTokenStore({ client, keys }),
+      throttle: createRedisFailureThrottleStore({ client }),
+      keys,
+      cleanup: () => deleteKeysWithPrefix(client, prefix),
+    };
   });
 });
 
@@ -40,7 +47,9 @@ t.test('layout: hash-tagged keys, compact record, value and expiry set together'
   const after = Date.now();
   if (result.kind !== 'issued') throw new Error(`not issued: ${result.kind}`);
   const key = keys.appToken(app.id, input.tokenHash);
-  for (const k of [snapshotKey, index, key]) t.equal(k.match(/\{[^}]*\}/)?.[0], `{a:${app.id}}`, `${k} carries the app's hash tag`);
+  // The throttle counters issue reads too, so the script touches one slot (Redis Cluster).
+  const counters = throttleRules(keys, app.id, 'ip').map((rule) => rule.key);
+  for (const k of [snapshotKey, index, key, ...counters]) t.equal(k.match(/\{[^}]*\}/)?.[0], `{a:${app.id}}`, `${k} carries the app's hash tag`);
 
   t.strictSame(JSON.parse((await client.get(snapshotKey)) ?? 'null'), app, 'snapshot is plain JSON');
   t.equal(await client.pttl(snapshotKey), -1, 'snapshot has no expiry');
@@ -103,8 +112,8 @@ t.test('issue drops index scores below now; failures write nothing', async (t) =
   t.equal(await client.zscore(index, 'at-now'), String(now), 'score equal to now kept (ZREMRANGEBYSCORE -inf (now)');
 });
 
-t.test('round trips: lookup is one MGET, issue and revokeAllForApp one script each', async (t) => {
-  const { store } = isolatedStore(t);
+t.test('round trips: lookup is one MGET, issue (with its throttle check) and revokeAllForApp one script each', async (t) => {
+  const { keys, store } = isolatedStore(t);
   const app = newSnapshot();
   await store.putSnapshot(app);
   const input = issueInput(app);
@@ -112,6 +121,7 @@ t.test('round trips: lookup is one MGET, issue and revokeAllForApp one script ea
   await store.revokeAllForApp(randomUUID());
   t.strictSame(await commandsSentBy(() => store.lookup(app.id, input.tokenHash)), ['mget']);
   t.strictSame(await commandsSentBy(() => store.issue(issueInput(app))), ['evalsha']);
+  t.strictSame(await commandsSentBy(() => store.issue(issueInput(app, { throttle: throttleRules(keys, app.id, 'ip') }))), ['evalsha'], 'the lock is read in the same script');
   t.strictSame(await commandsSentBy(() => store.countLive(app.id, Date.now())), ['zcount']);
   t.strictSame(await commandsSentBy(() => store.revoke(app.id, input.tokenHash)), ['multi', 'del', 'zrem', 'exec']);
   t.strictSame(await commandsSentBy(() => store.revokeAllForApp(app.id)), ['evalsha']);

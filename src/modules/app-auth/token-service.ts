@@ -1,7 +1,8 @@
 /**
  * API V3 access tokens: issuance (client credentials) and revocation. Issuance is a hot path: one
- * token-store round trip for the throttle and one for the issue script, never Postgres, except to
- * rebuild an app's snapshot the store has lost (a cold path). Validation is src/plugins/app-access.ts.
+ * token-store round trip (the issue script reads the brute-force lock itself), never Postgres,
+ * except to rebuild an app's snapshot the store has lost, and a second round trip only to count a
+ * failure or to clear earlier ones (cold paths). Validation is src/plugins/app-access.ts.
  *
  * Invariants:
  * - A wrong client_id and a wrong secret fail the same way (V3_AUTH_INVALID_CLIENT).
@@ -18,6 +19,7 @@ import type { AuthMetrics } from '../../lib/auth-metrics.js';
 import type { AuditLog } from '../../plugins/audit.js';
 import type { AppAuth } from '../../plugins/app-access.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from '../../redis/app-token-store.js';
+import type { ThrottleRule, ThrottleState } from '../../redis/failure-throttle-store.js';
 
 
 export interface RequestContext {
@@ -35,7 +37,7 @@ export interface TokenRequest {
   scope?: string[] | undefined;
 }
 
-const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'no_snapshot'>, ErrorCode> = {
+const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'locked' | 'no_snapshot'>, ErrorCode> = {
   invalid_client: 'V3_AUTH_INVALID_CLIENT',
   secret_expired: 'V3_AUTH_SECRET_EXPIRED',
   app_suspended: 'V3_AUTH_APP_SUSPENDED',
@@ -63,10 +65,14 @@ export function createAppTokenService(deps: {
 }) {
   const { config, clock, store, codec, audit, throttle, events, restoreSnapshot, metrics } = deps;
 
-  async function issueOnce(input: IssueInput): Promise<IssueResult> {
-    const result = await store.issue(input);
-    if (result.kind !== 'no_snapshot') return result;
-    return (await restoreSnapshot(input.appId)) ? store.issue(input) : { kind: 'invalid_client' };
+  /** The store's issue, again after rebuilding a lost snapshot (which reads the lock again). */
+  async function issueOnce(input: IssueInput & { throttle: ThrottleRule[] }): Promise<IssueResult & { throttle: ThrottleState[] }> {
+    let result = await store.issue(input);
+    if (result.kind === 'no_snapshot' && (await restoreSnapshot(input.appId))) result = await store.issue(input);
+    // Fail closed: a store that ignored the rules would silently switch brute-force protection off.
+    const { throttle: states } = result;
+    if (!states) throw new Error('the app token store returned no throttle states');
+    return result.kind === 'no_snapshot' ? { kind: 'invalid_client', throttle: states } : { ...result, throttle: states };
   }
 
   return {
@@ -87,19 +93,13 @@ export function createAppTokenService(deps: {
       };
       if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null);
 
-      // Brute force on one client_id: checked before the secret, counted on a wrong or stale one.
+      // Brute force on one client_id: the issue script checks the lock before the secret; a wrong
+      // or stale secret is counted.
       const from = digestForKey(context.ip);
-      const gate = await throttle.check(appId, from);
-      if (gate.locked) {
-        throw new AppError('V3_AUTH_RATE_LIMITED', {
-          message: 'Too many failed client authentications; retry later',
-          headers: { 'retry-after': String(gate.retryAfterSeconds) },
-        });
-      }
-
       const now = clock.now();
       const minted = codec.issueToken(appId, now + config.APP_TOKEN_TTL * 1000);
       const result = await issueOnce({
+        throttle: throttle.rules(appId, from),
         appId,
         secretDigest: codec.secretDigest(request.client_secret),
         organizationCode: request.organization_code,
@@ -110,6 +110,13 @@ export function createAppTokenService(deps: {
         now,
         expiresAt: minted.expiresAt,
       });
+      const gate = throttle.decide(result.throttle);
+      if (result.kind === 'locked') {
+        throw new AppError('V3_AUTH_RATE_LIMITED', {
+          message: 'Too many failed client authentications; retry later',
+          headers: { 'retry-after': String(gate.retryAfterSeconds) },
+        });
+      }
       if (result.kind === 'invalid_client' || result.kind === 'secret_expired' || result.kind === 'no_snapshot') {
         const after = await throttle.failed(appId, from);
         if (after.locked) {
@@ -118,7 +125,7 @@ export function createAppTokenService(deps: {
         }
       }
       if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId);
-      // Only after earlier failures, so the usual issuance stays at two store round trips.
+      // Only after earlier failures, so the usual issuance stays at one store round trip.
       if (gate.failures > 0) await throttle.succeeded(appId, from);
 
       const { record } = result;
