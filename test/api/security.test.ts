@@ -5,14 +5,29 @@ import { me, refreshCookieOf, registerUser, strongPassword } from '../helpers/fa
 
 const ALLOWED = 'https://app.example.com';
 
-t.test('security headers on every response', async (t) => {
+t.test('security headers on every response: the API set on JSON answers, helmet\'s document set on the HTML pages', async (t) => {
   const { app } = await buildTestApp(t);
-  for (const url of ['/health/live', '/api/auth/me', '/nope']) {
+  for (const url of ['/health/live', '/api/auth/me', '/nope', '/api/v3/auth/apps', '/documents']) {
     const res = await app.inject({ method: 'GET', url });
     t.equal(res.headers['x-content-type-options'], 'nosniff', url);
     t.match(res.headers['strict-transport-security'], /max-age=/, url);
-    t.match(res.headers['content-security-policy'], /default-src 'self'/, url);
+    t.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", url);
+    t.equal(res.headers['cache-control'], 'no-store', `${url}: auth answers are never cached`);
+    t.equal(res.headers['x-frame-options'], 'DENY', url);
+    t.equal(res.headers['cross-origin-resource-policy'], 'same-origin', url);
+    t.equal(res.headers['referrer-policy'], 'no-referrer', url);
+    t.equal(res.headers['x-dns-prefetch-control'], undefined, `${url}: no document-only headers`);
     t.equal(res.headers['x-powered-by'], undefined);
+  }
+  const jwks = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+  t.match(jwks.headers['cache-control'], /^public, max-age=\d+$/, 'a cacheable route sets its own cache-control');
+
+  for (const url of ['/console/', '/console', '/docs']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.match(res.headers['content-security-policy'], /default-src 'self'/, `${url}: a document CSP`);
+    t.equal(res.headers['x-dns-prefetch-control'], 'off', `${url}: helmet's document set`);
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url);
+    t.equal(res.headers['cache-control'] === 'no-store', false, `${url}: pages may be cached`);
   }
   const docs = await app.inject({ method: 'GET', url: '/docs' });
   t.equal(docs.statusCode, 200, 'the docs UI still loads under helmet');
