@@ -118,7 +118,7 @@ export default fp(
         return lift(trail.refuse('token present', unauthorized(code)), () => null as never);
       }
       if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token), (principal) => ({ kind: 'app', app: principal }));
-      return lift(await app.userAccess.evaluate(authorization), (principal) => ({ kind: 'user', user: principal }));
+      return lift(await app.userAccess.evaluateToken(token), (principal) => ({ kind: 'user', user: principal }));
     }
 
     async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision> {

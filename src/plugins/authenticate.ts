@@ -41,6 +41,8 @@ export interface Evaluation<T> {
 export interface UserAccessGuard {
   /** Every step of checking an Authorization header, without throwing. */
   evaluate(authorization: string | undefined): Promise<Evaluation<UserAuth>>;
+  /** The same steps for a bearer token already taken out of its header (the route hook has). */
+  evaluateToken(token: string): Promise<Evaluation<UserAuth>>;
   /** Resolves the caller of an Authorization header value, or throws the AppError explaining why not. */
   check(authorization: string | undefined): Promise<UserAuth>;
 }
@@ -66,10 +68,17 @@ export function unauthorized(code: ErrorCode, cause?: unknown, subject?: ErrorSu
   return new AppError(code, { headers: challenge(code), cause, ...(subject ? { subject } : {}) });
 }
 
+const BEARER_SCHEME = /^bearer +/i;
+/** RFC 6750 b64token (trailing spaces allowed), tested on the token alone: no capture to copy. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=* *$/;
+
 export function bearerToken(authorization: string | undefined): string | undefined {
   if (!authorization) return undefined;
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
-  return match?.[1];
+  const scheme = BEARER_SCHEME.exec(authorization);
+  if (!scheme) return undefined;
+  const rest = authorization.slice(scheme[0].length);
+  if (!B64TOKEN.test(rest)) return undefined;
+  return rest.charCodeAt(rest.length - 1) === 32 ? rest.trimEnd() : rest;
 }
 
 /** Records each step of a decision; `refuse` stops it with the error the real route would throw. */
@@ -94,10 +103,13 @@ export default fp(
   async function authenticatePlugin(app: FastifyInstance, options: { clock: Clock }) {
     const { clock } = options;
     const evaluate = async (authorization: string | undefined): Promise<Evaluation<UserAuth>> => {
-      const trail = createTrail<UserAuth>();
-      if (!authorization) return trail.refuse('token present', unauthorized('TOKEN_MISSING'));
+      if (!authorization) return createTrail<UserAuth>().refuse('token present', unauthorized('TOKEN_MISSING'));
       const token = bearerToken(authorization);
-      if (!token) return trail.refuse('token present', unauthorized('TOKEN_INVALID'));
+      if (!token) return createTrail<UserAuth>().refuse('token present', unauthorized('TOKEN_INVALID'));
+      return evaluateToken(token);
+    };
+    const evaluateToken = async (token: string): Promise<Evaluation<UserAuth>> => {
+      const trail = createTrail<UserAuth>();
       trail.pass('token present');
       let claims: AccessClaims;
       try {
@@ -119,6 +131,7 @@ export default fp(
     };
     const userAccess: UserAccessGuard = {
       evaluate,
+      evaluateToken,
       async check(authorization) {
         const result = await evaluate(authorization);
         if (result.error) throw result.error;

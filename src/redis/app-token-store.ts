@@ -123,7 +123,11 @@ export interface AppTokenStore {
    */
   issue(input: IssueInput): Promise<IssueResult>;
 
-  /** One round trip (MGET): the token record (null once expired or revoked) and the app's snapshot. */
+  /**
+   * One round trip (MGET): the token record (null once expired or revoked) and the app's snapshot.
+   * The snapshot may be shared between lookups (Redis parses each version once): read-only,
+   * frozen where shared. getSnapshot, off the hot path, returns a copy.
+   */
   lookup(appId: string, tokenHash: string): Promise<{ token: AppTokenRecord | null; app: AppSnapshot | null }>;
 
   /** Deletes one token record and its index entry, atomically. True when it existed. */

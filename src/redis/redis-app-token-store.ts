@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
-import type { AppTokenStore, IssueInput, IssueResult } from './app-token-store.js';
+import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from './app-token-store.js';
 import {
   assertIssueTimes,
   decodeSnapshot,
@@ -16,6 +16,33 @@ import {
   ISSUE_SCRIPT,
   REVOKE_ALL_SCRIPT,
 } from './app-token-scripts.js';
+
+const DECODED_SNAPSHOTS_MAX = 10_000;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Snapshot JSON -> AppSnapshot, parsed once per app and version: every token check reads the
+ * snapshot, and re-parsing an unchanged one was a few microseconds of each (the string compare is
+ * a memcmp). Frozen, since every caller shares it.
+ */
+function createSnapshotDecoder() {
+  const decoded = new Map<string, { json: string; snapshot: AppSnapshot }>();
+  return (appId: string, json: string): AppSnapshot => {
+    const cached = decoded.get(appId);
+    if (cached && cached.json === json) return cached.snapshot;
+    const snapshot = deepFreeze(decodeSnapshot(json));
+    if (!cached && decoded.size >= DECODED_SNAPSHOTS_MAX) decoded.clear();
+    decoded.set(appId, { json, snapshot });
+    return snapshot;
+  };
+}
 
 function parseIssueReply(input: IssueInput, reply: unknown): IssueResult {
   const [kind, rows, record, appCode] = reply as [string, [number, number][], string | undefined, string | undefined];
@@ -45,6 +72,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
   if (keys.appToken('a', 'h') !== `${keys.appToken('a', '')}h`) throw new Error('keys.appToken must end with the token hash');
 
   // Key count varies: 3 of the app's, then the throttle counters the caller passes.
+  const snapshotOf = createSnapshotDecoder();
   const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT);
   const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
 
@@ -85,7 +113,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
     /** One MGET (token record and snapshot share the app's slot); an expired key reads as null. */
     async lookup(appId, tokenHash) {
       const [token, app] = await client.mget(keys.appToken(appId, tokenHash), keys.appSnapshot(appId));
-      return { token: token ? decodeTokenRecord(appId, token) : null, app: app ? decodeSnapshot(app) : null };
+      return { token: token ? decodeTokenRecord(appId, token) : null, app: app ? snapshotOf(appId, app) : null };
     },
 
     /** MULTI: the record and its index entry go together. */

@@ -100,6 +100,25 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     t.strictSame((await store.getSnapshot(app.id))?.permissions, [], 'callers get copies');
   });
 
+  t.test("lookup's snapshot cannot be changed by a caller: the next lookup sees the stored one", async (t) => {
+    const store = await storeFor(t);
+    const app = newSnapshot();
+    await store.putSnapshot(app);
+    const input = issueInput(app);
+    await store.issue(input);
+    const first = await store.lookup(app.id, input.tokenHash);
+    try {
+      first.app?.permissions.push('mutated');
+      first.app?.organizations.splice(0);
+    } catch {
+      // A shared snapshot is frozen: the attempt throws.
+    }
+    t.strictSame((await store.lookup(app.id, input.tokenHash)).app, app);
+    const renamed = { ...app, name: 'Renamed' };
+    await store.putSnapshot(renamed);
+    t.strictSame((await store.lookup(app.id, input.tokenHash)).app, renamed, 'a new version is read, not the one seen before');
+  });
+
   t.test('issue with an ACTIVE secret writes the record; lookup returns it with the snapshot', async (t) => {
     const store = await storeFor(t);
     const app = newSnapshot();

@@ -77,7 +77,7 @@ export function createIntrospectionService(deps: {
       const { principal } = await appAccess.evaluate(token);
       return principal ? describeAppToken(principal) : { active: false };
     }
-    const { principal } = await userAccess.evaluate(`Bearer ${token}`);
+    const { principal } = await userAccess.evaluateToken(token);
     return principal ? describeUserToken(principal) : { active: false };
   }
 
