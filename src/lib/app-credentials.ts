@@ -9,6 +9,7 @@
  * - access token: "v3at_" + base64url(appId 16 | expiresAt 4 | random 32 | mac 16). Opaque to
  *   clients. The store keys it by SHA-256; the MAC proves we minted it, so a well-formed token
  *   whose key is gone can be reported precisely: expired if its expiry passed, else revoked.
+ *   (A found key proves it as well, so validation checks the MAC only on a miss.)
  */
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
@@ -47,6 +48,21 @@ export function createAppCredentialCodec(pepper: Buffer) {
   const macKey = hmacSha256(pepper, 'portcullis app-token mac');
   const mac = (body: Buffer) => hmacSha256(macKey, body).subarray(0, TOKEN_MAC_BYTES);
 
+  function parseTokenShape(token: string): ParsedAppToken | null {
+    if (token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) return null;
+    const encoded = token.slice(TOKEN_PREFIX.length);
+    const raw = Buffer.from(encoded, 'base64url');
+    // Canonical spelling only: the store key is the digest of the text.
+    if (raw.length !== TOKEN_BODY_BYTES + TOKEN_MAC_BYTES || raw.toString('base64url') !== encoded) return null;
+    return { appId: bytesToUuid(raw.subarray(0, 16)), expiresAt: raw.readUInt32BE(16) * 1000, hash: sha256Base64url(token) };
+  }
+
+  /** For a token parseTokenShape accepted. */
+  function isMinted(token: string): boolean {
+    const raw = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url');
+    return constantTimeEqual(mac(raw.subarray(0, TOKEN_BODY_BYTES)), raw.subarray(TOKEN_BODY_BYTES));
+  }
+
   return {
     /** Keyed digest of a client secret (base64url); compare digests with constant time. */
     secretDigest: (secret: string) => hmacSha256(secretKey, secret).toString('base64url'),
@@ -64,16 +80,21 @@ export function createAppCredentialCodec(pepper: Buffer) {
       return { token, appId, expiresAt: Math.ceil(expiresAtMs / 1000) * 1000, hash: sha256Base64url(token) };
     },
 
+    /**
+     * The fields of a well-formed token, without checking its MAC: for a lookup by `hash`, where
+     * a stored record already proves we minted the token (its key is the SHA-256 of the whole
+     * text), so the MAC is needed only when no record is found (isMinted). That keeps the HMAC
+     * off the hot path of every valid token. null for anything not shaped like one of ours.
+     */
+    parseTokenShape,
+
+    /** Did we mint this well-formed token (its MAC is ours)? */
+    isMinted,
+
     /** null for anything we did not mint. */
     parseToken(token: string): ParsedAppToken | null {
-      if (token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) return null;
-      const encoded = token.slice(TOKEN_PREFIX.length);
-      const raw = Buffer.from(encoded, 'base64url');
-      // Canonical spelling only: the store key is the digest of the text.
-      if (raw.length !== TOKEN_BODY_BYTES + TOKEN_MAC_BYTES || raw.toString('base64url') !== encoded) return null;
-      const body = raw.subarray(0, TOKEN_BODY_BYTES);
-      if (!constantTimeEqual(mac(body), raw.subarray(TOKEN_BODY_BYTES))) return null;
-      return { appId: bytesToUuid(body.subarray(0, 16)), expiresAt: body.readUInt32BE(16) * 1000, hash: sha256Base64url(token) };
+      const parsed = parseTokenShape(token);
+      return parsed && isMinted(token) ? parsed : null;
     },
   };
 }
