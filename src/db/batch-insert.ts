@@ -43,8 +43,18 @@ function planFor(table: PgTable) {
   return plan;
 }
 
-const JSON_UNSAFE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const jsonSafe = (_key: string, value: unknown) => (typeof value === 'string' ? value.replace(JSON_UNSAFE, '\ufffd') : value);
+/**
+ * JSON.stringify writes a NUL as the escape \u0000 and an unpaired surrogate as \udXXX (paired
+ * ones stay raw characters), so both are found in its output as escapes: a backslash that is not
+ * itself escaped (an even run before it), then one of those. Done on the text, not with a
+ * replacer: a replacer function takes JSON.stringify off its fast path for every value of every
+ * row, and most batches hold no escape at all.
+ */
+const UNSAFE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
+const toSafeJson = (value: unknown): string => {
+  const json = JSON.stringify(value);
+  return json.includes('\\u') ? json.replace(UNSAFE_ESCAPE, '$1\\ufffd') : json;
+};
 
 /** Inserts `rows` (Drizzle insert shapes: property names, Date for timestamps) in one statement. */
 export async function insertBatch<T extends PgTable>(db: Db, table: T, rows: ReadonlyArray<T['$inferInsert']>): Promise<void> {
@@ -66,5 +76,5 @@ export async function insertBatch<T extends PgTable>(db: Db, table: T, rows: Rea
   });
   const names = present.map((column) => `"${column.name}"`).join(', ');
   const types = present.map((column) => `"${column.name}" ${column.sqlType}`).join(', ');
-  await db.execute(sql`insert into ${sql.raw(plan.table)} (${sql.raw(names)}) select ${sql.raw(names)} from jsonb_to_recordset(${JSON.stringify(records, jsonSafe)}::jsonb) as batch(${sql.raw(types)})`);
+  await db.execute(sql`insert into ${sql.raw(plan.table)} (${sql.raw(names)}) select ${sql.raw(names)} from jsonb_to_recordset(${toSafeJson(records)}::jsonb) as batch(${sql.raw(types)})`);
 }

@@ -12,7 +12,7 @@
  *   (A found key proves it as well, so validation checks the MAC only on a miss.)
  */
 import { randomBytes } from 'node:crypto';
-import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
+import { constantTimeEqual, hmacSha256, randomBytesPooled, sha256Base64url } from './crypto.js';
 import { bytesToUuid, uuidToBytes } from './uuid-bytes.js';
 
 const CLIENT_ID_PREFIX = 'cid_';
@@ -75,7 +75,7 @@ export function createAppCredentialCodec(pepper: Buffer) {
       const expiry = Buffer.alloc(4);
       // Rounded up: a token never dies before the expires_in it was issued with.
       expiry.writeUInt32BE(Math.ceil(expiresAtMs / 1000));
-      const body = Buffer.concat([uuidToBytes(appId), expiry, randomBytes(32)]);
+      const body = Buffer.concat([uuidToBytes(appId), expiry, randomBytesPooled(32)]);
       const token = TOKEN_PREFIX + Buffer.concat([body, mac(body)]).toString('base64url');
       return { token, appId, expiresAt: Math.ceil(expiresAtMs / 1000) * 1000, hash: sha256Base64url(token) };
     },

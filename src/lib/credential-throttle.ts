@@ -6,7 +6,7 @@
  * consecutive failures (NIST SP 800-63B: at most 100). Locks are checked before the (slow)
  * credential check, so a throttled attempt costs almost nothing.
  */
-import { createHash } from 'node:crypto';
+import { sha256Base64url } from './crypto.js';
 import { anyLocked, type FailureThrottleStore, type ThrottleRule, type ThrottleState } from '../redis/failure-throttle-store.js';
 import type { Config } from '../config.js';
 import type { Clock } from './clock.js';
@@ -43,7 +43,7 @@ export function throttleSettings(config: Pick<Config, 'LOGIN_THROTTLE_AFTER' | '
 }
 
 /** Short digest for key names: keeps emails and addresses out of Redis and bounds key length. */
-export const digestForKey = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+export const digestForKey = (value: string) => sha256Base64url(value).slice(0, 22);
 
 export function createCredentialThrottle(options: {
   store: FailureThrottleStore;

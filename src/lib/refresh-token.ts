@@ -12,8 +12,8 @@
  * During the reuse grace window the store keeps the successor sealed (AES-256-GCM) under a key
  * derived from the predecessor and the server key: only a holder of the predecessor can recover it.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { constantTimeEqual, hmacSha256, sha256Base64url } from './crypto.js';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { constantTimeEqual, hmacSha256, randomBytesPooled, sha256Base64url } from './crypto.js';
 import { bytesToUuid, uuidToBytes } from './uuid-bytes.js';
 
 const PREFIX = 'rt_';
@@ -42,7 +42,7 @@ export function createRefreshTokenCodec(serverKey: Buffer) {
 
   return {
     issue(userId: string, sessionId: string): IssuedRefreshToken {
-      const body = Buffer.concat([uuidToBytes(userId), uuidToBytes(sessionId), randomBytes(RANDOM_BYTES)]);
+      const body = Buffer.concat([uuidToBytes(userId), uuidToBytes(sessionId), randomBytesPooled(RANDOM_BYTES)]);
       const token = PREFIX + Buffer.concat([body, mac(body)]).toString('base64url');
       return { token, userId, sessionId, hash: sha256Base64url(token) };
     },
@@ -65,7 +65,7 @@ export function createRefreshTokenCodec(serverKey: Buffer) {
     },
 
     seal(successor: string, predecessor: string): string {
-      const iv = randomBytes(12);
+      const iv = randomBytesPooled(12);
       const cipher = createCipheriv('aes-256-gcm', successorKey(predecessor), iv);
       const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
       return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString('base64url');

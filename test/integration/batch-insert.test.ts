@@ -75,12 +75,16 @@ async function contract(t: Test, handle: DatabaseHandle) {
     await insertBatch(db, auditLogs, [
       { appId, eventType: 'a', actor: 'client:\ud800x', details: { note: 'nul\u0000here', low: '\udc00' } },
       { appId, eventType: 'b', actor: 'client:ok 🚀', details: {} },
+      // Backslashes that only look like escapes in the JSON text stay as they are.
+      { appId, eventType: 'c', actor: 'client:\\u0000 \\\ud800', details: { text: '\\\\u0000', tail: '\\' } },
     ]);
     const stored = await db.select().from(auditLogs).where(eq(auditLogs.appId, appId)).orderBy(auditLogs.eventType);
-    t.equal(stored.length, 2, 'the whole batch was written');
+    t.equal(stored.length, 3, 'the whole batch was written');
     t.equal(stored[0]!.actor, 'client:\ufffdx');
     t.strictSame(stored[0]!.details, { note: 'nul\ufffdhere', low: '\ufffd' });
     t.equal(stored[1]!.actor, 'client:ok 🚀', 'a surrogate pair is kept');
+    t.equal(stored[2]!.actor, 'client:\\u0000 \\\ufffd', 'a literal backslash-u is text; the surrogate after a backslash is still replaced');
+    t.strictSame(stored[2]!.details, { text: '\\\\u0000', tail: '\\' });
   });
 
   t.test('an empty batch writes nothing; a bad row fails the whole batch', async (t) => {
