@@ -67,8 +67,11 @@ export function createAppCredentialCodec(pepper: Buffer) {
     /** Keyed digest of a client secret (base64url); compare digests with constant time. */
     secretDigest: (secret: string) => hmacSha256(secretKey, secret).toString('base64url'),
 
-    secretMatches(secret: string, storedDigest: string): boolean {
-      return constantTimeEqual(hmacSha256(secretKey, secret), Buffer.from(storedDigest, 'base64url'));
+    /** The keyed digest as bytes, computed once to compare with each stored digest (digestMatches). */
+    secretDigestBytes: (secret: string) => hmacSha256(secretKey, secret),
+
+    digestMatches(digest: Buffer, storedDigest: string): boolean {
+      return constantTimeEqual(digest, Buffer.from(storedDigest, 'base64url'));
     },
 
     issueToken(appId: string, expiresAtMs: number): ParsedAppToken & { token: string } {

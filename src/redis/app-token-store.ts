@@ -112,7 +112,7 @@ export interface AppTokenStore {
   /** Replaces the app's snapshot (one SET, no expiry). */
   putSnapshot(snapshot: AppSnapshot): Promise<void>;
 
-  /** The snapshot or null (one GET). */
+  /** The snapshot or null (one GET); read-only, like lookup's (shared and frozen on Redis). */
   getSnapshot(appId: string): Promise<AppSnapshot | null>;
 
   /**
@@ -125,8 +125,8 @@ export interface AppTokenStore {
 
   /**
    * One round trip (MGET): the token record (null once expired or revoked) and the app's snapshot.
-   * The snapshot may be shared between lookups (Redis parses each version once): read-only,
-   * frozen where shared. getSnapshot, off the hot path, returns a copy.
+   * The snapshot may be shared between reads (Redis parses each version once): read-only,
+   * frozen where shared.
    */
   lookup(appId: string, tokenHash: string): Promise<{ token: AppTokenRecord | null; app: AppSnapshot | null }>;
 

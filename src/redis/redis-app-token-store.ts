@@ -85,7 +85,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
     /** One GET. */
     async getSnapshot(appId) {
       const json = await client.get(keys.appSnapshot(appId));
-      return json === null ? null : decodeSnapshot(json);
+      return json === null ? null : snapshotOf(appId, json);
     },
 
     /** One Lua script: read the lock, decide, SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */

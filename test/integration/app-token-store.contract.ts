@@ -95,9 +95,13 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     const changed: AppSnapshot = { ...app, name: 'Renamed', status: 'SUSPENDED', permissions: [], organizations: [] };
     await store.putSnapshot(changed);
     t.strictSame(await store.getSnapshot(app.id), changed);
-    const copy = await store.getSnapshot(app.id);
-    copy?.permissions.push('mutated');
-    t.strictSame((await store.getSnapshot(app.id))?.permissions, [], 'callers get copies');
+    const read = await store.getSnapshot(app.id);
+    try {
+      read?.permissions.push('mutated');
+    } catch {
+      // A shared snapshot is frozen: the attempt throws.
+    }
+    t.strictSame((await store.getSnapshot(app.id))?.permissions, [], 'a caller cannot change what the next read returns');
   });
 
   t.test("lookup's snapshot cannot be changed by a caller: the next lookup sees the stored one", async (t) => {

@@ -156,7 +156,8 @@ export function createAppTokenService(deps: {
       if (!appId || !clientSecret) throw new AppError('V3_AUTH_INVALID_CLIENT');
       const snapshot = (await store.getSnapshot(appId)) ?? (await restoreSnapshot(appId));
       const now = clock.now();
-      const secret = snapshot?.secrets.find((candidate) => codec.secretMatches(clientSecret, candidate.digest));
+      const digest = codec.secretDigestBytes(clientSecret);
+      const secret = snapshot?.secrets.find((candidate) => codec.digestMatches(digest, candidate.digest));
       const usable = secret && (secret.status === 'ACTIVE' || (secret.status === 'GRACE' && secret.graceUntil !== null && now < secret.graceUntil));
       if (!snapshot || !usable || snapshot.status !== 'ACTIVE') throw new AppError('V3_AUTH_INVALID_CLIENT', snapshot ? { subject: { appId } } : {});
       return snapshot;
