@@ -49,6 +49,18 @@ export function roleStep(requirement: AccessRequirement, role: UserRole, subject
   return { check: 'role sufficient', detail: roles ? `${role} is allowed` : 'any role' };
 }
 
+const asUser = (user: UserAuth): Principal => ({ kind: 'user', user });
+const asApp = (app: AppAuth): Principal => ({ kind: 'app', app });
+
+function refuseStep(checks: AccessCheck[], check: string, error: AppError): AccessDecision {
+  checks.push({ check, passed: false, code: error.code, detail: error.message });
+  return { allowed: false, checks, error };
+}
+
+function passStep(checks: AccessCheck[], check: string, detail?: string): void {
+  checks.push(detail ? { check, passed: true, detail } : { check, passed: true });
+}
+
 export type Principal = { kind: 'user'; user: UserAuth } | { kind: 'app'; app: AppAuth };
 
 export interface AccessDecision {
@@ -117,8 +129,8 @@ export default fp(
         const code = wantsApp ? (authorization ? 'V3_AUTH_TOKEN_INVALID' : 'V3_AUTH_MISSING_CREDENTIAL') : authorization ? 'TOKEN_INVALID' : 'TOKEN_MISSING';
         return lift(trail.refuse('token present', unauthorized(code)), () => null as never);
       }
-      if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token), (principal) => ({ kind: 'app', app: principal }));
-      return lift(await app.userAccess.evaluateToken(token), (principal) => ({ kind: 'user', user: principal }));
+      if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token), asApp);
+      return lift(await app.userAccess.evaluateToken(token), asUser);
     }
 
     async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision> {
@@ -126,21 +138,19 @@ export default fp(
       if (!decision.allowed) return decision;
       const principal = decision.principal!;
       const { checks } = decision;
-      const refuse = (check: string, error: AppError): AccessDecision => {
-        checks.push({ check, passed: false, code: error.code, detail: error.message });
-        return { allowed: false, checks, error };
-      };
-      const pass = (check: string, detail?: string) => checks.push({ check, passed: true, ...(detail ? { detail } : {}) });
 
       if (principal.kind === 'user') {
+        // The hot path of every user route: no closures built for it.
         const step = roleStep(requirement, principal.user.role, { userId: principal.user.userId, sessionId: principal.user.sessionId });
-        if (step.error) return refuse(step.check, step.error);
-        pass(step.check, step.detail);
+        if (step.error) return refuseStep(checks, step.check, step.error);
+        passStep(checks, step.check, step.detail);
         return { allowed: true, checks, principal };
       }
 
       const subject = { appId: principal.app.appId, tokenId: principal.app.tokenId };
       if (requirement.principal === 'any') return { allowed: true, checks, principal };
+      const refuse = (check: string, error: AppError) => refuseStep(checks, check, error);
+      const pass = (check: string, detail?: string) => passStep(checks, check, detail);
       if (requirement.principal === 'user') return refuse('user token required', new AppError('TOKEN_INVALID', { message: 'This route needs a user access token', subject }));
       if (requirement.principal === 'admin' || requirement.principal === 'staff') {
         if (!principal.app.permissions.includes(requirement.permission)) {

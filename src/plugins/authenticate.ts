@@ -81,23 +81,28 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return rest.charCodeAt(rest.length - 1) === 32 ? rest.trimEnd() : rest;
 }
 
-/** Records each step of a decision; `refuse` stops it with the error the real route would throw. */
-export function createTrail<T>() {
-  const checks: AccessCheck[] = [];
-  return {
-    checks,
-    pass(check: string, detail?: string) {
-      checks.push({ check, passed: true, ...(detail ? { detail } : {}) });
-    },
-    refuse(check: string, error: AppError): Evaluation<T> {
-      checks.push({ check, passed: false, code: error.code, detail: error.message });
-      return { checks, error };
-    },
-    allow(principal: T): Evaluation<T> {
-      return { checks, principal };
-    },
-  };
+/**
+ * Records each step of a decision; `refuse` stops it with the error the real route would throw.
+ * A class, not an object of closures: every authenticated request builds one.
+ */
+export class Trail<T> {
+  readonly checks: AccessCheck[] = [];
+
+  pass(check: string, detail?: string): void {
+    this.checks.push(detail ? { check, passed: true, detail } : { check, passed: true });
+  }
+
+  refuse(check: string, error: AppError): Evaluation<T> {
+    this.checks.push({ check, passed: false, code: error.code, detail: error.message });
+    return { checks: this.checks, error };
+  }
+
+  allow(principal: T): Evaluation<T> {
+    return { checks: this.checks, principal };
+  }
 }
+
+export const createTrail = <T>() => new Trail<T>();
 
 export default fp(
   async function authenticatePlugin(app: FastifyInstance, options: { clock: Clock }) {

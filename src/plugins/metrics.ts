@@ -4,7 +4,8 @@
  * src/modules/metrics. Registered early, so its onResponse hook covers every route.
  *
  * Cost on the hot paths, which must keep their benchmark targets: one onResponse hook observing a
- * histogram child cached per route, method and status (no label object built per request);
+ * histogram child cached per route, method and status (src/lib/histogram.ts: prom-client's
+ * children hash their labels on every observe);
  * counters bumped through children built once; no Redis or Postgres call for metrics. Event-buffer
  * depth and drops are read when scraped, not counted per event.
  *
@@ -19,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import { type AuthMetrics, REFRESH_OUTCOMES, type RefreshOutcome, TOKEN_KINDS, type TokenKind } from '../lib/auth-metrics.js';
+import { LabelledHistogram } from '../lib/histogram.js';
 import { timeCommands } from '../redis/client.js';
 
 const DB_PROBE_INTERVAL_MS = 10_000;
@@ -30,6 +32,8 @@ export type PrincipalKind = 'user' | 'app';
 
 export interface Metrics {
   readonly registry: Registry;
+  /** GET /metrics: the registry's text plus the per-request histograms (src/lib/histogram.ts). */
+  exposition(): Promise<string>;
   /** A 401, 403 or 429 by its code; called by every wire format's error handler. */
   denied(code: ErrorCode): void;
   /** A route's access requirement was met (src/plugins/access.ts). */
@@ -59,53 +63,52 @@ function childrenOf<T>(build: (value: string) => T): (value: string) => T {
   };
 }
 
+/**
+ * A one-label counter whose totals are plain numbers, handed to prom-client when scraped: inc()
+ * on a prom-client child validates and hashes its labels on every call, and these are bumped on
+ * the hot paths (every allowed request, every token).
+ */
+function scrapedCounter(registers: Registry[], name: string, help: string, labelName: string): (value: string) => Inc {
+  const cells = new Map<string, { total: number }>();
+  new Counter({
+    name,
+    help,
+    labelNames: [labelName],
+    registers,
+    collect() {
+      this.reset();
+      for (const [value, cell] of cells) this.inc({ [labelName]: value }, cell.total);
+    },
+  });
+  return (value) => {
+    let cell = cells.get(value);
+    if (!cell) cells.set(value, (cell = { total: 0 }));
+    const counted = cell;
+    return { inc: (by = 1) => void (counted.total += by) };
+  };
+}
+
 function createInstruments(registry: Registry) {
   const registers = [registry];
   return {
-    requestDuration: new Histogram({
-      name: 'portcullis_http_request_duration_seconds',
-      help: 'Time from request to response, by route pattern (unmatched for any URL no route matched), method and status code.',
-      labelNames: ['method', 'route', 'status_code'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
-    denials: new Counter({
-      name: 'portcullis_auth_denials_total',
-      help: 'Requests refused with 401, 403 or 429, by reason code (README, Error codes).',
-      labelNames: ['code'] as const,
-      registers,
-    }),
-    allowed: new Counter({
-      name: 'portcullis_auth_allowed_total',
-      help: "Requests whose route access requirement was met, by principal (user or app token). Forward-auth answers are the /api/auth/check series of portcullis_http_request_duration_seconds.",
-      labelNames: ['principal'] as const,
-      registers,
-    }),
-    tokensIssued: new Counter({
-      name: 'portcullis_tokens_issued_total',
-      help: 'Access tokens issued: user_access (login, registration, refresh), app_access (API V3 and OAuth client credentials).',
-      labelNames: ['kind'] as const,
-      registers,
-    }),
-    refreshes: new Counter({
-      name: 'portcullis_refreshes_total',
-      help: 'Refresh-token requests by outcome: rotated, replayed (within the grace window), reused (theft detected, session revoked), or why it was refused.',
-      labelNames: ['outcome'] as const,
-      registers,
-    }),
-    rateLimitHits: new Counter({
-      name: 'portcullis_rate_limit_hits_total',
-      help: 'Requests refused by a rate limit (429 RATE_LIMITED), by route pattern.',
-      labelNames: ['route'] as const,
-      registers,
-    }),
-    redisDuration: new Histogram({
-      name: 'portcullis_redis_command_duration_seconds',
-      help: 'Redis round trip per command, from write to reply (failures and timeouts included), by command.',
-      labelNames: ['command'] as const,
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
-      registers,
-    }),
+    // The two observed on every request (and every Redis command): the cheap histogram.
+    requestDuration: new LabelledHistogram(
+      'portcullis_http_request_duration_seconds',
+      'Time from request to response, by route pattern (unmatched for any URL no route matched), method and status code.',
+      ['method', 'route', 'status_code'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    redisDuration: new LabelledHistogram(
+      'portcullis_redis_command_duration_seconds',
+      'Redis round trip per command, from write to reply (failures and timeouts included), by command.',
+      ['command'],
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+    ),
+    denials: scrapedCounter(registers, 'portcullis_auth_denials_total', 'Requests refused with 401, 403 or 429, by reason code (README, Error codes).', 'code'),
+    allowed: scrapedCounter(registers, 'portcullis_auth_allowed_total', "Requests whose route access requirement was met, by principal (user or app token). Forward-auth answers are the /api/auth/check series of portcullis_http_request_duration_seconds.", 'principal'),
+    tokensIssued: scrapedCounter(registers, 'portcullis_tokens_issued_total', 'Access tokens issued: user_access (login, registration, refresh), app_access (API V3 and OAuth client credentials).', 'kind'),
+    refreshes: scrapedCounter(registers, 'portcullis_refreshes_total', 'Refresh-token requests by outcome: rotated, replayed (within the grace window), reused (theft detected, session revoked), or why it was refused.', 'outcome'),
+    rateLimitHits: scrapedCounter(registers, 'portcullis_rate_limit_hits_total', 'Requests refused by a rate limit (429 RATE_LIMITED), by route pattern.', 'route'),
     dbProbeDuration: new Histogram({
       name: 'portcullis_db_probe_duration_seconds',
       help: `Postgres round trip of a SELECT 1 probe every ${DB_PROBE_INTERVAL_MS / 1000} s (a probe, not per-query timing: the drivers report no query completion).`,
@@ -151,13 +154,13 @@ export default fp(
       },
     });
 
-    const denial = childrenOf<Inc>((code) => instruments.denials.labels(code));
+    const denial = childrenOf<Inc>((code) => instruments.denials(code));
     for (const [code, spec] of Object.entries(ERRORS)) if (DENIAL_STATUSES.has(spec.status)) denial(code).inc(0);
-    const allowed = childrenOf<Inc>((principal) => instruments.allowed.labels(principal));
-    const issued = childrenOf<Inc>((kind) => instruments.tokensIssued.labels(kind));
-    const refreshed = childrenOf<Inc>((outcome) => instruments.refreshes.labels(outcome));
-    const rateLimitHit = childrenOf<Inc>((route) => instruments.rateLimitHits.labels(route));
-    const redisCommand = childrenOf<Observe>((command) => instruments.redisDuration.labels(command));
+    const allowed = childrenOf<Inc>((principal) => instruments.allowed(principal));
+    const issued = childrenOf<Inc>((kind) => instruments.tokensIssued(kind));
+    const refreshed = childrenOf<Inc>((outcome) => instruments.refreshes(outcome));
+    const rateLimitHit = childrenOf<Inc>((route) => instruments.rateLimitHits(route));
+    const redisCommand = childrenOf<Observe>((command) => instruments.redisDuration.child(command));
     // Zero series from the start, so rate() and alerts work before the first event.
     for (const principal of ['user', 'app']) allowed(principal).inc(0);
     for (const kind of TOKEN_KINDS) issued(kind).inc(0);
@@ -173,7 +176,7 @@ export default fp(
       let byStatus = byMethod.get(method);
       if (!byStatus) byMethod.set(method, (byStatus = new Map()));
       let child = byStatus.get(status);
-      if (!child) byStatus.set(status, (child = instruments.requestDuration.labels(method, route, String(status))));
+      if (!child) byStatus.set(status, (child = instruments.requestDuration.child(method, route, String(status))));
       return child;
     }
     app.addHook('onResponse', function recordRequest(request: FastifyRequest, reply: FastifyReply, done: () => void) {
@@ -213,6 +216,9 @@ export default fp(
 
     app.decorate<Metrics>('metrics', {
       registry,
+      async exposition() {
+        return (await registry.metrics()) + instruments.requestDuration.render() + instruments.redisDuration.render();
+      },
       denied: (code) => denial(code).inc(),
       allowed: (principal) => allowed(principal).inc(),
       rateLimited: (request) => rateLimitHit(request.routeOptions.url ?? UNMATCHED).inc(),

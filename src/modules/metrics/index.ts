@@ -40,7 +40,7 @@ const metricsModule: FastifyPluginAsyncTypebox<{ config: Config }> = async (app,
         if (!constantTimeEqual(sha256(presented), expected)) throw new AppError('TOKEN_INVALID', { headers: CHALLENGE });
       }
       reply.header('content-type', app.metrics.registry.contentType).header('cache-control', 'no-store');
-      return app.metrics.registry.metrics();
+      return app.metrics.exposition();
     },
   );
 };
