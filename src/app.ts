@@ -25,6 +25,7 @@ import appAccessPlugin from './plugins/app-access.js';
 import appTokensPlugin from './plugins/app-tokens.js';
 import auditPlugin from './plugins/audit.js';
 import authEventsPlugin from './plugins/auth-events.js';
+import loginStampsPlugin from './plugins/login-stamps.js';
 import authenticatePlugin from './plugins/authenticate.js';
 import dbPlugin from './plugins/db.js';
 import failureThrottlePlugin from './plugins/failure-throttle.js';
@@ -117,6 +118,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(appTokensPlugin, { clock });
   await app.register(auditPlugin, { config, clock });
   await app.register(authEventsPlugin, { config, clock });
+  await app.register(loginStampsPlugin, { config });
   await app.register(routePermissionsPlugin);
   await app.register(appAccessPlugin, { config, clock });
   await app.register(accessPlugin);

@@ -133,6 +133,7 @@ export default fp(
     const buffers = () => [
       ['audit', app.hasDecorator('audit') ? app.audit.buffer : undefined],
       ['auth_events', app.hasDecorator('authEvents') ? app.authEvents : undefined],
+      ['login_stamps', app.hasDecorator('loginStamps') ? app.loginStamps.buffer : undefined],
     ] as const;
     new Gauge({
       name: 'portcullis_event_buffer_depth',

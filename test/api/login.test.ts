@@ -136,8 +136,45 @@ t.test('a successful login stamps last_login_at; a failed one changes nothing', 
   t.equal(await stamp(), null, 'registering is not a login');
   t.equal((await login(app, user.email, `${user.password}x`)).statusCode, 401);
   t.equal(await stamp(), null, 'a wrong password stamps nothing');
+  await app.loginStamps.flush();
+  t.equal(await stamp(), null, 'nothing was waiting to be written');
+  const before = Date.now();
   t.equal((await login(app, user.email, user.password)).statusCode, 200);
-  t.type(await stamp(), Date, 'stamped');
+  t.equal(app.loginStamps.buffer.pending, 1, 'the stamp waits in the batch, off the login path');
+  await app.loginStamps.flush();
+  const first = await stamp();
+  t.type(first, Date, 'stamped once written');
+  t.ok(first!.getTime() >= before - 5 && first!.getTime() <= Date.now(), 'with the time of the login');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  t.equal((await login(app, user.email, user.password)).statusCode, 200);
+  await app.loginStamps.flush();
+  t.ok((await stamp())!.getTime() > first!.getTime(), 'the next login moves it forward');
+});
+
+t.test('login stamps: the latest of a batch wins, an older stamp never overwrites a newer one, a failed batch is retried', async (t) => {
+  const { app, databaseUrl } = await buildTestApp(t);
+  const user = await registerUser(app);
+  const sql = postgres(databaseUrl!, { max: 1, onnotice: () => {} });
+  t.teardown(() => sql.end());
+  const stamp = async () => (await sql<{ last_login_at: Date | null }[]>`select last_login_at from users where id = ${user.id}`)[0]!.last_login_at;
+  const at = (iso: string) => new Date(iso);
+  app.loginStamps.record(user.id, at('2026-01-02T00:00:00.000Z'));
+  app.loginStamps.record(user.id, at('2026-01-03T00:00:00.000Z'));
+  app.loginStamps.record(user.id, at('2026-01-01T00:00:00.000Z'));
+  await app.loginStamps.flush();
+  t.strictSame(await stamp(), at('2026-01-03T00:00:00.000Z'), 'the latest of the batch');
+  app.loginStamps.record(user.id, at('2026-01-02T12:00:00.000Z'));
+  await app.loginStamps.flush();
+  t.strictSame(await stamp(), at('2026-01-03T00:00:00.000Z'), 'a late, older stamp does not go back in time');
+
+  await sql`alter table users rename column last_login_at to last_login_at_away`;
+  app.loginStamps.record(user.id, at('2026-01-04T00:00:00.000Z'));
+  await app.loginStamps.flush();
+  t.equal(app.loginStamps.buffer.pending, 1, 'a failed write keeps the stamp');
+  await sql`alter table users rename column last_login_at_away to last_login_at`;
+  await app.loginStamps.flush();
+  t.equal(app.loginStamps.buffer.pending, 0);
+  t.strictSame(await stamp(), at('2026-01-04T00:00:00.000Z'), 'written on the retry');
 });
 
 t.test('a malformed stored hash is a failed login (401), not a 500', async (t) => {

@@ -170,6 +170,7 @@ t.test('the user report: account, active sessions, recent events newest first wi
   const out = await app.inject({ method: 'POST', url: '/api/auth/logout', headers: bearer(user.accessToken) });
   t.equal(out.statusCode, 200);
   await app.authEvents.flush();
+  await app.loginStamps.flush();
 
   const [row] = await sql<{ created_at: Date; last_login_at: Date | null; password_changed_at: Date }[]>`
     select created_at, last_login_at, password_changed_at from users where id = ${user.id}`;

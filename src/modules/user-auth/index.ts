@@ -33,6 +33,7 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     accessTokens: app.accessTokens,
     refreshTokens: createRefreshTokenCodec(Buffer.from(config.JWT_SECRET)),
     events: app.authEvents,
+    loginStamps: app.loginStamps,
     metrics: app.metrics.auth,
     throttle: createCredentialThrottle({
       store: app.failureThrottle,

@@ -19,6 +19,7 @@ import type { AccessTokenSigner } from '../../plugins/access-token.js';
 import type { UserAuth } from '../../plugins/authenticate.js';
 import type { RotateResult, SessionStore } from '../../redis/session-store.js';
 import type { AuthEvent, AuthEventLog } from '../../db/auth-event-writer.js';
+import type { LoginStamps } from '../../db/login-stamp-writer.js';
 import type { AuthMetrics } from '../../lib/auth-metrics.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
 import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
@@ -42,6 +43,8 @@ export interface UserAuthServiceDeps {
   config: Config;
   throttle: CredentialThrottle;
   events: AuthEventLog;
+  /** users.last_login_at, batched. */
+  loginStamps: Pick<LoginStamps, 'record'>;
   clock: Clock;
   users: UserRepository;
   sessions: SessionStore;
@@ -73,7 +76,7 @@ const REFRESH_FAILURES: Record<Exclude<RotateResult['kind'], 'rotated' | 'replay
 };
 
 export function createUserAuthService(deps: UserAuthServiceDeps) {
-  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, events, metrics } = deps;
+  const { config, clock, users, sessions, hasher, accessTokens, refreshTokens, throttle, events, loginStamps, metrics } = deps;
   const event = (kind: string, client: ClientInfo, facts: Partial<AuthEvent> = {}) =>
     events.record({ kind, ip: client.ip, userAgent: client.userAgent.slice(0, 256), requestId: client.requestId, ...facts });
   const ms = (seconds: number) => seconds * 1000;
@@ -157,12 +160,19 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       // Only after earlier failures: the usual login skips a store round trip.
       if (gate.failures > 0) await throttle.succeeded(subject, from);
       if (user.disabled) throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
-      const upgradedHash = result.needsRehash ? await hasher.hash(input.password) : undefined;
-      // As in register: the login stamp (and any re-hash) commits only if the session was created.
-      const signedIn = await users.transaction(async (tx) => {
-        await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
-        return { ...(await startSession(user, client)), user: toPublicUser(user) };
-      });
+      let signedIn: IssuedTokens & { user: PublicUser };
+      if (result.needsRehash) {
+        // Rare (the hash parameters changed): as in register, the new hash commits only if the session was created.
+        const upgradedHash = await hasher.hash(input.password);
+        signedIn = await users.transaction(async (tx) => {
+          await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
+          return { ...(await startSession(user, client)), user: toPublicUser(user) };
+        });
+      } else {
+        // The usual login writes nothing to Postgres itself: its stamp is batched (src/db/login-stamp-writer.ts).
+        signedIn = { ...(await startSession(user, client)), user: toPublicUser(user) };
+        loginStamps.record(user.id, new Date(clock.now()));
+      }
       metrics.tokenIssued('user_access');
       event('login.succeeded', client, { userId: user.id, sessionId: signedIn.sessionId });
       return signedIn;

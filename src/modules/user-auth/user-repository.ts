@@ -29,6 +29,7 @@ function escapeLike(value: string): string {
 }
 
 export function createUserRepository(db: Db) {
+  const userByEmail = db.select().from(users).where(eq(users.email, sql.placeholder('email'))).limit(1).prepare('users_by_email');
   return {
     transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
       return db.transaction((tx) => work(tx as unknown as Db));
@@ -39,8 +40,9 @@ export function createUserRepository(db: Db) {
       await tx.execute(sql`select pg_advisory_xact_lock(${ADMIN_SET_LOCK_ID})`);
     },
 
+    /** Every login runs it: prepared once, so Drizzle builds the query text once, not per call. */
     async findByEmail(email: string, tx: Db = db): Promise<UserRow | undefined> {
-      const [row] = await tx.select().from(users).where(eq(users.email, email)).limit(1);
+      const [row] = tx === db ? await userByEmail.execute({ email }) : await tx.select().from(users).where(eq(users.email, email)).limit(1);
       return row;
     },
 
