@@ -8,17 +8,21 @@
  *   GET  /baseline/get       one Redis GET of a key named by the bearer token's tail
  *   POST /baseline/set       one Redis SET with a TTL (value shaped like an app token record)
  *   POST /baseline/refresh   one Redis round trip (SET) and one access-token sign
- *   POST /baseline/argon2    one argon2id verify with the configured parameters
+ *   POST /baseline/argon2    one argon2id verify with the configured parameters, on the service's
+ *                            own hashing pool (src/lib/password-hasher.ts: ARGON2_THREADS worker
+ *                            threads at ARGON2_NICE), so logins are compared with the same hashing
+ *                            and the ratio shows what a login adds to it
  *   GET  /baseline/sign      one access-token sign (JWT_ALGORITHM, our claims and header)
  *
  * Run by bench/run.ts as a child process: node --import tsx bench/baseline-server.ts
  */
-import { type Algorithm, hash, verify } from '@node-rs/argon2';
+import { type Algorithm, hash } from '@node-rs/argon2';
 import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { fastifyOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { createPasswordHasher } from '../src/lib/password-hasher.js';
 import { openKeyValueBackend } from '../src/redis/client.js';
 import { BENCH_PASSWORD, GET_KEY_INFIX, GET_KEY_TAIL } from './settings.js';
 
@@ -41,6 +45,10 @@ async function main() {
   const password = BENCH_PASSWORD;
   const argon2Options = { algorithm: ARGON2ID, memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM };
   const passwordHash = await hash(password, argon2Options);
+  const hasher = createPasswordHasher(
+    { memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM },
+    { threads: config.ARGON2_THREADS, niceIncrement: config.ARGON2_NICE },
+  );
   // The same signer options as src/plugins/access-token.ts.
   const sign = createSigner({
     key: signingKey(config.JWT_ALGORITHM),
@@ -76,7 +84,7 @@ async function main() {
   });
   app.post('/baseline/argon2', async (request, reply) => {
     const body = request.body as { password?: unknown } | undefined;
-    const ok = typeof body?.password === 'string' && (await verify(passwordHash, body.password).catch(() => false));
+    const ok = typeof body?.password === 'string' && (await hasher.verify(passwordHash, body.password).catch(() => ({ ok: false }))).ok;
     return ok ? { ok: true } : reply.code(401).send({ ok: false });
   });
   app.get('/baseline/sign', async () => ({ accessToken: signAccessToken() }));
@@ -84,6 +92,7 @@ async function main() {
   await app.listen({ host: config.HOST, port: config.PORT });
   const shutdown = async () => {
     await app.close();
+    await hasher.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };
