@@ -100,7 +100,7 @@ function createInstruments(registry: Registry) {
     ),
     redisDuration: new LabelledHistogram(
       'portcullis_redis_command_duration_seconds',
-      'Redis round trip per command, from write to reply (failures and timeouts included), by command.',
+      'Redis round trip per command, from issue to reply, including the wait for its event-loop turn\'s coalesced write (failures and timeouts included), by command.',
       ['command'],
       [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
     ),
