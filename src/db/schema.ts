@@ -204,8 +204,8 @@ export const authEvents = pgTable(
     count: integer('count').notNull().default(1),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
   },
-  // Partial: a row names a user, an app or an email, rarely two, so each row is added to the
-  // indexes of what it names only (an app token issuance to one of three, not three of four).
+  // Partial: a row names a user, an app or an email, rarely two, so it goes only into the indexes
+  // of what it names (an app token issuance's row into the app and time indexes, 2 of these 4).
   // Lookups by `col = value` imply `col is not null`, so the planner uses them as before.
   (table) => [
     index('auth_events_user_idx').on(table.userId, table.occurredAt).where(sql`${table.userId} is not null`),

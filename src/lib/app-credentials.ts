@@ -48,6 +48,8 @@ export function createAppCredentialCodec(pepper: Buffer) {
   const macKey = hmacSha256(pepper, 'portcullis app-token mac');
   const mac = (body: Buffer) => hmacSha256(macKey, body).subarray(0, TOKEN_MAC_BYTES);
 
+  const secretDigestBytes = (secret: string) => hmacSha256(secretKey, secret);
+
   function parseTokenShape(token: string): ParsedAppToken | null {
     if (token.length !== TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX)) return null;
     const encoded = token.slice(TOKEN_PREFIX.length);
@@ -64,11 +66,11 @@ export function createAppCredentialCodec(pepper: Buffer) {
   }
 
   return {
-    /** Keyed digest of a client secret (base64url); compare digests with constant time. */
-    secretDigest: (secret: string) => hmacSha256(secretKey, secret).toString('base64url'),
+    /** Keyed digest of a client secret (base64url), as stored; compare digests with constant time. */
+    secretDigest: (secret: string) => secretDigestBytes(secret).toString('base64url'),
 
-    /** The keyed digest as bytes, computed once to compare with each stored digest (digestMatches). */
-    secretDigestBytes: (secret: string) => hmacSha256(secretKey, secret),
+    /** The same digest as bytes, computed once to compare with each stored digest (digestMatches). */
+    secretDigestBytes,
 
     digestMatches(digest: Buffer, storedDigest: string): boolean {
       return constantTimeEqual(digest, Buffer.from(storedDigest, 'base64url'));

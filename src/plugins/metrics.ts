@@ -5,9 +5,9 @@
  *
  * Cost on the hot paths, which must keep their benchmark targets: one onResponse hook observing a
  * histogram child cached per route, method and status (src/lib/histogram.ts: prom-client's
- * children hash their labels on every observe);
- * counters bumped through children built once; no Redis or Postgres call for metrics. Event-buffer
- * depth and drops are read when scraped, not counted per event.
+ * children hash their labels on every observe); counters that keep plain totals per label value,
+ * read by prom-client when scraped; no Redis or Postgres call for metrics. Event-buffer depth and
+ * drops are read when scraped, not counted per event.
  *
  * Postgres latency is a probe (SELECT 1 every 10 s), not per-query timing: neither postgres.js
  * nor PGlite reports when a query completes, and wrapping Drizzle's sessions would miss
@@ -69,7 +69,7 @@ function childrenOf<T>(build: (value: string) => T): (value: string) => T {
  * the hot paths (every allowed request, every token).
  */
 function scrapedCounter(registers: Registry[], name: string, help: string, labelName: string): (value: string) => Inc {
-  const cells = new Map<string, { total: number }>();
+  const cells = new Map<string, { total: number; inc(by?: number): void }>();
   new Counter({
     name,
     help,
@@ -80,12 +80,16 @@ function scrapedCounter(registers: Registry[], name: string, help: string, label
       for (const [value, cell] of cells) this.inc({ [labelName]: value }, cell.total);
     },
   });
-  return (value) => {
-    let cell = cells.get(value);
-    if (!cell) cells.set(value, (cell = { total: 0 }));
-    const counted = cell;
-    return { inc: (by = 1) => void (counted.total += by) };
-  };
+  return childrenOf((value) => {
+    const cell = {
+      total: 0,
+      inc(by = 1) {
+        cell.total += by;
+      },
+    };
+    cells.set(value, cell);
+    return cell;
+  });
 }
 
 function createInstruments(registry: Registry) {
@@ -155,12 +159,12 @@ export default fp(
       },
     });
 
-    const denial = childrenOf<Inc>((code) => instruments.denials(code));
+    const denial = instruments.denials;
     for (const [code, spec] of Object.entries(ERRORS)) if (DENIAL_STATUSES.has(spec.status)) denial(code).inc(0);
-    const allowed = childrenOf<Inc>((principal) => instruments.allowed(principal));
-    const issued = childrenOf<Inc>((kind) => instruments.tokensIssued(kind));
-    const refreshed = childrenOf<Inc>((outcome) => instruments.refreshes(outcome));
-    const rateLimitHit = childrenOf<Inc>((route) => instruments.rateLimitHits(route));
+    const allowed = instruments.allowed;
+    const issued = instruments.tokensIssued;
+    const refreshed = instruments.refreshes;
+    const rateLimitHit = instruments.rateLimitHits;
     const redisCommand = childrenOf<Observe>((command) => instruments.redisDuration.child(command));
     // Zero series from the start, so rate() and alerts work before the first event.
     for (const principal of ['user', 'app']) allowed(principal).inc(0);

@@ -67,9 +67,8 @@ export function helmetHeaders(options?: HelmetOptions): Record<string, string> {
   return headers;
 }
 
-/** The headers of every JSON API answer (see the top of this file). */
-export function apiHeaders(): Record<string, string> {
-  const document = helmetHeaders();
+/** The headers of every JSON API answer (see the top of this file); HSTS as helmet sets it. */
+export function apiHeaders(document: Record<string, string> = helmetHeaders()): Record<string, string> {
   return {
     'cache-control': 'no-store',
     'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
@@ -89,7 +88,7 @@ export default fp(
   async function securityPlugin(app: FastifyInstance, options: { config: Config }) {
     const allowed = new Set(options.config.CORS_ORIGINS);
     const documentHeaders = helmetHeaders();
-    const answerHeaders = apiHeaders();
+    const answerHeaders = apiHeaders(documentHeaders);
     app.addHook('onRequest', (request, reply, done) => {
       reply.headers(isDocumentPath(request.url) ? documentHeaders : answerHeaders);
       done();

@@ -46,8 +46,8 @@ async function observeWhenSettled(promise: Promise<unknown>, name: string, start
 }
 
 /**
- * Times every command the client writes, from its issue to its reply (the wait for its turn's coalesced write included), through `observe` (the
- * Redis latency histogram). Each command is timed once: ioredis may pass one through sendCommand
+ * Times every command the client writes, from its issue to its reply (the wait for its turn's
+ * coalesced write included), through `observe` (the Redis latency histogram). Each command is timed once: ioredis may pass one through sendCommand
  * again when it resends after a reconnect. Commands refused while disconnected are not timed
  * (they never reached Redis). Per command: one clock read and one async call, no closure.
  */

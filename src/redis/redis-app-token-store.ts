@@ -71,8 +71,8 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
   // REVOKE_ALL derives token keys as base + tokenHash; refuse a template it cannot follow.
   if (keys.appToken('a', 'h') !== `${keys.appToken('a', '')}h`) throw new Error('keys.appToken must end with the token hash');
 
-  // Key count varies: 3 of the app's, then the throttle counters the caller passes.
   const snapshotOf = createSnapshotDecoder();
+  // Key count varies: 3 of the app's, then the throttle counters the caller passes.
   const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT);
   const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
 

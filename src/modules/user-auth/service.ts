@@ -165,7 +165,7 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         // Rare (the hash parameters changed): as in register, the new hash commits only if the session was created.
         const upgradedHash = await hasher.hash(input.password);
         signedIn = await users.transaction(async (tx) => {
-          await users.recordLogin(user.id, new Date(clock.now()), upgradedHash, tx);
+          await users.recordRehashedLogin(user.id, new Date(clock.now()), upgradedHash, tx);
           return { ...(await startSession(user, client)), user: toPublicUser(user) };
         });
       } else {

@@ -73,12 +73,12 @@ export function createUserRepository(db: Db) {
       return row?.value ?? 0;
     },
 
-    /** Stamps a successful login; replaces the hash when it was made with older parameters. */
-    async recordLogin(id: string, at: Date, upgradedHash: string | undefined, tx: Db = db): Promise<void> {
-      await tx
-        .update(users)
-        .set(upgradedHash ? { lastLoginAt: at, passwordHash: upgradedHash } : { lastLoginAt: at })
-        .where(eq(users.id, id));
+    /**
+     * A login whose hash was made with older parameters: the new hash and the stamp together. The
+     * usual login's stamp is batched (src/db/login-stamp-writer.ts).
+     */
+    async recordRehashedLogin(id: string, at: Date, upgradedHash: string, tx: Db = db): Promise<void> {
+      await tx.update(users).set({ lastLoginAt: at, passwordHash: upgradedHash }).where(eq(users.id, id));
     },
 
     async update(id: string, changes: UserChanges, at: Date, tx: Db = db): Promise<UserRow | undefined> {
