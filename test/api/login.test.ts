@@ -1,6 +1,6 @@
 /** POST /api/auth/login: credentials, the refresh cookie, disabled accounts, re-hashing, the access token. */
 import type { FastifyInstance } from 'fastify';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import postgres from 'postgres';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -127,12 +127,18 @@ t.test('a wrong password never re-hashes', async (t) => {
   t.equal(await storedPasswordHash(databaseUrl!, user.email), before);
 });
 
-t.test('a successful login stamps last_login_at; a failed one changes nothing', async (t) => {
+/** A registered user, a Postgres connection to the test's database, and a reader of the user's last_login_at. */
+async function stampedUser(t: Test) {
   const { app, databaseUrl } = await buildTestApp(t);
   const user = await registerUser(app);
   const sql = postgres(databaseUrl!, { max: 1, onnotice: () => {} });
   t.teardown(() => sql.end());
   const stamp = async () => (await sql<{ last_login_at: Date | null }[]>`select last_login_at from users where id = ${user.id}`)[0]!.last_login_at;
+  return { app, user, sql, stamp };
+}
+
+t.test('a successful login stamps last_login_at; a failed one changes nothing', async (t) => {
+  const { app, user, stamp } = await stampedUser(t);
   t.equal(await stamp(), null, 'registering is not a login');
   t.equal((await login(app, user.email, `${user.password}x`)).statusCode, 401);
   t.equal(await stamp(), null, 'a wrong password stamps nothing');
@@ -152,11 +158,7 @@ t.test('a successful login stamps last_login_at; a failed one changes nothing', 
 });
 
 t.test('login stamps: the latest of a batch wins, an older stamp never overwrites a newer one, a failed batch is retried', async (t) => {
-  const { app, databaseUrl } = await buildTestApp(t);
-  const user = await registerUser(app);
-  const sql = postgres(databaseUrl!, { max: 1, onnotice: () => {} });
-  t.teardown(() => sql.end());
-  const stamp = async () => (await sql<{ last_login_at: Date | null }[]>`select last_login_at from users where id = ${user.id}`)[0]!.last_login_at;
+  const { app, user, sql, stamp } = await stampedUser(t);
   const at = (iso: string) => new Date(iso);
   app.loginStamps.record(user.id, at('2026-01-02T00:00:00.000Z'));
   app.loginStamps.record(user.id, at('2026-01-03T00:00:00.000Z'));
