@@ -52,6 +52,8 @@ export interface LoadResult {
   loadgenCpuUsPerReq: number;
   /** Share of one core the load generator used: near 1 means it, not the server, may be the limit. */
   loadgenCoreShare: number;
+  /** Requests/s of each slice it was measured in, in order (one unless interleaved): the spread shows the noise. */
+  sliceRps: number[];
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -116,70 +118,128 @@ function drive(spec: LoadSpec, durationSec: number, onResponse?: (status: number
   });
 }
 
-/** Several loads at once against one server (the login storm): each measured on its own. */
-export async function runConcurrent(specs: LoadSpec[], durationSec: number, warmupSec: number): Promise<{ results: LoadResult[]; serverCpuUsPerReq: number }> {
-  if (warmupSec > 0) await Promise.all(specs.map((spec) => drive(spec, warmupSec)));
-  const latencies = specs.map(() => new Float64Array(1 << 16));
-  const counts = specs.map(() => 0);
-  const outcomes = specs.map(() => ({}) as Record<string, number>);
-  const serverBefore = processCpuMicros(specs[0]!.serverPid);
-  const redisBefore = await redisCpuMicros(specs[0]!.redis);
-  const postgresBefore = await cpuByPid(specs[0]!.postgresPids);
-  const loadgenBefore = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  const runs = await Promise.all(
-    specs.map((spec, index) =>
-      drive(spec, durationSec, (status, ms) => {
-        let buffer = latencies[index]!;
-        if (counts[index]! === buffer.length) {
-          const grown = new Float64Array(buffer.length * 2);
-          grown.set(buffer);
-          latencies[index] = buffer = grown;
-        }
-        buffer[counts[index]!] = ms;
-        counts[index]!++;
-        const key = String(status);
-        outcomes[index]![key] = (outcomes[index]![key] ?? 0) + 1;
-      }),
-    ),
-  );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const loadgen = process.cpuUsage(loadgenBefore);
-  const serverMicros = processCpuMicros(specs[0]!.serverPid) - serverBefore;
-  const redisAfter = await redisCpuMicros(specs[0]!.redis);
-  const postgresMicros = cpuDelta(postgresBefore, await cpuByPid(specs[0]!.postgresPids));
-  const total = counts.reduce((sum, count) => sum + count, 0);
-  const results = specs.map((spec, index): LoadResult => {
-    const requests = counts[index]!;
-    const sorted = latencies[index]!.slice(0, requests).sort();
-    const run = runs[index]!;
+/**
+ * What one load has gathered so far, over one or more slices (runInterleaved measures a scenario
+ * in several). CPU shared by the loads of a slice is split by their completed requests, so every
+ * request of the slice carries the same share.
+ */
+class Measurement {
+  private latencies = new Float64Array(1 << 16);
+  requests = 0;
+  seconds = 0;
+  outcomes: Record<string, number> = {};
+  connectionErrors = 0;
+  timeouts = 0;
+  failedChecks = 0;
+  serverMicros = 0;
+  redisMicros: number | null = 0;
+  postgresMicros: number | null = 0;
+  loadgenMicros = 0;
+  sliceRps: number[] = [];
+
+  record(status: number, ms: number): void {
+    if (this.requests === this.latencies.length) {
+      const grown = new Float64Array(this.latencies.length * 2);
+      grown.set(this.latencies);
+      this.latencies = grown;
+    }
+    this.latencies[this.requests++] = ms;
+    const key = String(status);
+    this.outcomes[key] = (this.outcomes[key] ?? 0) + 1;
+  }
+
+  result(spec: LoadSpec): LoadResult {
+    const sorted = this.latencies.slice(0, this.requests).sort();
     const expected = String(spec.expectStatus ?? 200);
-    const unexpected = Object.entries(outcomes[index]!).reduce((sum, [status, count]) => (status === expected ? sum : sum + count), 0);
-    const outcome = { ...outcomes[index]! };
-    if (run.connectionErrors > 0) outcome.connection = run.connectionErrors;
-    if (run.timeouts > 0) outcome.timeout = run.timeouts;
-    if (run.failedChecks > 0) outcome['failed check'] = run.failedChecks;
+    const unexpected = Object.entries(this.outcomes).reduce((sum, [status, count]) => (status === expected ? sum : sum + count), 0);
+    const outcomes = { ...this.outcomes };
+    if (this.connectionErrors > 0) outcomes.connection = this.connectionErrors;
+    if (this.timeouts > 0) outcomes.timeout = this.timeouts;
+    if (this.failedChecks > 0) outcomes['failed check'] = this.failedChecks;
+    const perRequest = (micros: number) => micros / Math.max(1, this.requests);
     return {
-      requests,
-      seconds,
-      rps: requests / seconds,
+      requests: this.requests,
+      seconds: this.seconds,
+      rps: this.requests / this.seconds,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       maxMs: percentile(sorted, 100),
-      errors: unexpected + run.connectionErrors + run.timeouts + run.failedChecks,
-      outcomes: outcome,
-      // One server process serves every load here; its CPU is shared out per request of all of them.
-      serverCpuUsPerReq: serverMicros / Math.max(1, total),
-      redisCpuUsPerReq: redisBefore === null || redisAfter === null ? null : (redisAfter - redisBefore) / Math.max(1, total),
-      postgresCpuUsPerReq: postgresMicros === null ? null : postgresMicros / Math.max(1, total),
-      loadgenCpuUsPerReq: (loadgen.user + loadgen.system) / Math.max(1, total),
-      loadgenCoreShare: (loadgen.user + loadgen.system) / 1e6 / seconds,
+      errors: unexpected + this.connectionErrors + this.timeouts + this.failedChecks,
+      outcomes,
+      serverCpuUsPerReq: perRequest(this.serverMicros),
+      redisCpuUsPerReq: this.redisMicros === null ? null : perRequest(this.redisMicros),
+      postgresCpuUsPerReq: this.postgresMicros === null ? null : perRequest(this.postgresMicros),
+      loadgenCpuUsPerReq: perRequest(this.loadgenMicros),
+      loadgenCoreShare: this.loadgenMicros / 1e6 / this.seconds,
+      sliceRps: this.sliceRps,
     };
+  }
+}
+
+/** One slice: a warm-up, then every load at once for `durationSec`, added to its measurement. */
+async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec: number, warmupSec: number): Promise<void> {
+  if (warmupSec > 0) await Promise.all(specs.map((spec) => drive(spec, warmupSec)));
+  const first = specs[0]!;
+  const before = { server: processCpuMicros(first.serverPid), redis: await redisCpuMicros(first.redis), postgres: await cpuByPid(first.postgresPids), loadgen: process.cpuUsage() };
+  const counted = into.map((measurement) => measurement.requests);
+  const started = process.hrtime.bigint();
+  const runs = await Promise.all(specs.map((spec, index) => drive(spec, durationSec, (status, ms) => into[index]!.record(status, ms))));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const loadgen = process.cpuUsage(before.loadgen);
+  const server = processCpuMicros(first.serverPid) - before.server;
+  const redisAfter = await redisCpuMicros(first.redis);
+  const redis = before.redis === null || redisAfter === null ? null : redisAfter - before.redis;
+  const postgres = cpuDelta(before.postgres, await cpuByPid(first.postgresPids));
+  const completed = into.map((measurement, index) => measurement.requests - counted[index]!);
+  const total = Math.max(1, completed.reduce((sum, count) => sum + count, 0));
+  into.forEach((measurement, index) => {
+    const share = completed[index]! / total;
+    const run = runs[index]!;
+    measurement.seconds += seconds;
+    measurement.sliceRps.push(Math.round(completed[index]! / seconds));
+    measurement.connectionErrors += run.connectionErrors;
+    measurement.timeouts += run.timeouts;
+    measurement.failedChecks += run.failedChecks;
+    measurement.serverMicros += server * share;
+    measurement.redisMicros = redis === null || measurement.redisMicros === null ? null : measurement.redisMicros + redis * share;
+    measurement.postgresMicros = postgres === null || measurement.postgresMicros === null ? null : measurement.postgresMicros + postgres * share;
+    measurement.loadgenMicros += (loadgen.user + loadgen.system) * share;
   });
-  return { results, serverCpuUsPerReq: serverMicros / Math.max(1, total) };
+}
+
+/** Several loads at once against one server (the login storm): each measured on its own. */
+export async function runConcurrent(specs: LoadSpec[], durationSec: number, warmupSec: number): Promise<{ results: LoadResult[]; serverCpuUsPerReq: number }> {
+  const measurements = specs.map(() => new Measurement());
+  await measureSlice(specs, measurements, durationSec, warmupSec);
+  const micros = measurements.reduce((sum, m) => sum + m.serverMicros, 0);
+  const requests = measurements.reduce((sum, m) => sum + m.requests, 0);
+  return { results: measurements.map((m, index) => m.result(specs[index]!)), serverCpuUsPerReq: micros / Math.max(1, requests) };
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const { results } = await runConcurrent([spec], spec.durationSec, spec.warmupSec);
   return results[0]!;
+}
+
+/**
+ * A scenario and its baseline measured in alternating slices, in ABBA order (baseline, scenario,
+ * scenario, baseline, ...), each over `durationSec` in all. A shared machine's speed drifts by
+ * 10-20% within a minute (the same load measured a minute apart), more than some targets' margin;
+ * alternating cancels a linear drift and averages the rest over both sides alike. Each slice
+ * opens its connections anew after a warm-up (the first `warmupSec`, later ones at most
+ * `laterWarmupSec`), which also lets the previous slice's requests still in flight drain.
+ */
+export async function runInterleaved(baseline: LoadSpec, scenario: LoadSpec, slices: number, laterWarmupSec: number): Promise<{ baseline: LoadResult; scenario: LoadResult }> {
+  const measured = { baseline: new Measurement(), scenario: new Measurement() };
+  const sliceSec = scenario.durationSec / slices;
+  const warmed = new Set<LoadSpec>();
+  for (let slice = 0; slice < slices; slice++) {
+    const order = slice % 2 === 0 ? (['baseline', 'scenario'] as const) : (['scenario', 'baseline'] as const);
+    for (const side of order) {
+      const spec = side === 'baseline' ? baseline : scenario;
+      await measureSlice([spec], [measured[side]], sliceSec, warmed.has(spec) ? Math.min(spec.warmupSec, laterWarmupSec) : spec.warmupSec);
+      warmed.add(spec);
+    }
+  }
+  return { baseline: measured.baseline.result(baseline), scenario: measured.scenario.result(scenario) };
 }

@@ -17,6 +17,8 @@ export interface ScenarioRow {
   result: LoadResult | null;
   unavailable?: string;
   baseline?: string;
+  /** The baseline as measured in the slices alternating with this scenario's (the ratio's denominator). */
+  pairedBaseline?: LoadResult;
   ratio?: number | null;
   target?: Target;
   pass?: boolean | null;
@@ -109,21 +111,21 @@ export function targetLines(report: Omit<BenchReport, 'targets' | 'notes' | 'met
 
 function scenarioTable(rows: ScenarioRow[]): string {
   const out = [
-    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | CPU vs baseline | Redis / PG CPU µs/req | load-gen CPU µs/req | baseline | ratio | target | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|',
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | CPU vs baseline | Redis / PG CPU µs/req | load-gen CPU µs/req | baseline | baseline req/s, interleaved | ratio | target | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|',
   ];
   for (const row of rows) {
     const r = row.result;
     if (!r) {
-      out.push(`| ${row.label} | ${row.connections} | not available: ${row.unavailable ?? 'skipped'} | | | | | | | | ${row.baseline ?? ''} | | ${describeTarget(row.target)} | n/a |`);
+      out.push(`| ${row.label} | ${row.connections} | not available: ${row.unavailable ?? 'skipped'} | | | | | | | | ${row.baseline ?? ''} | | | ${describeTarget(row.target)} | n/a |`);
       continue;
     }
-    const base = rows.find((candidate) => candidate.id === row.baseline)?.result;
+    const base = row.pairedBaseline;
     const errors = r.errors === 0 ? '0' : `${r.errors} (${Object.entries(r.outcomes).map(([k, v]) => `${k}: ${v}`).join(', ')})`;
     const pass = row.target ? verdict(r.errors > 0 ? false : row.pass) : '';
     const cpuRatio = base ? `${fixed(r.serverCpuUsPerReq / base.serverCpuUsPerReq, 1)}x` : '';
     out.push(
-      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
+      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${base ? whole(base.rps) : ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
     );
   }
   return out.join('\n');

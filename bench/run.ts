@@ -28,7 +28,7 @@ import {
   prepareDatabase,
   startSessions,
 } from './data.js';
-import { type LoadSpec, runConcurrent, runLoad } from './load.js';
+import { type LoadSpec, runConcurrent, runInterleaved, runLoad } from './load.js';
 import { createFillerSessions, deleteFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
 import { startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
@@ -241,16 +241,21 @@ async function main(): Promise<number> {
       // limits are too high to trigger, so the rate-limit counter's cost shows. Stopped after its run.
       const noAllowlist = def.server === 'service-no-allowlist' ? await noAllowlistStarting! : null;
       const server = def.server === 'baseline' ? baseline : (noAllowlist ?? service);
-      log(`${def.id}: ${def.label}`);
-      row.result = await runLoad(load(server, def));
+      log(`${def.id}: ${def.label}${def.baseline ? `, interleaved with ${def.baseline}` : ''}`);
+      const baselineDef = def.baseline ? scenarios.find((candidate) => candidate.id === def.baseline) : undefined;
+      if (baselineDef) {
+        const slices = def.hashing ? settings.hashSlices : settings.slices;
+        const paired = await runInterleaved(load(baseline, baselineDef, { connections: row.connections, durationSec: row.durationSec }), load(server, def), slices, settings.laterWarmupSec);
+        row.result = paired.scenario;
+        row.pairedBaseline = paired.baseline;
+        row.ratio = paired.scenario.rps / paired.baseline.rps;
+        row.pass = judgeRatio(row.ratio, row.target);
+      } else {
+        row.result = await runLoad(load(server, def));
+      }
       if (noAllowlist) await noAllowlist.stop();
-      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}`);
-    }
-    for (const row of rows) {
-      const base = rows.find((candidate) => candidate.id === row.baseline)?.result;
-      if (!row.baseline) continue;
-      row.ratio = row.result && base ? row.result.rps / base.rps : null;
-      row.pass = judgeRatio(row.ratio, row.target);
+      const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
+      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}${ratio}`);
     }
 
     // 4. /me while logins saturate the service.

@@ -37,6 +37,11 @@ export interface BenchSettings {
   durationSec: number;
   /** Scenarios whose requests hash a password (argon2). */
   hashDurationSec: number;
+  /** A scenario with a baseline is measured in this many slices alternating with it (bench/load.ts runInterleaved). */
+  slices: number;
+  hashSlices: number;
+  /** Warm-up before every slice after a side's first (which gets warmupSec). */
+  laterWarmupSec: number;
   fastConnections: number;
   hashConnections: number;
   users: number;
@@ -82,6 +87,9 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       durationSec: 1,
       // Long enough for a few argon2 logins to finish next to /me in the storm.
       hashDurationSec: 2,
+      slices: 1,
+      hashSlices: 1,
+      laterWarmupSec: 0,
       users: 50,
       apps: 5,
       tokensPerApp: 2,
@@ -99,6 +107,9 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     warmupSec: 3,
     durationSec: 10,
     hashDurationSec: 20,
+    slices: 5,
+    hashSlices: 5,
+    laterWarmupSec: 1,
     users: 10_000,
     apps: 100,
     tokensPerApp: 10,
