@@ -93,12 +93,16 @@ export default fp(
       reply.headers(isDocumentPath(request.url) ? documentHeaders : answerHeaders);
       done();
     });
-    await app.register(cors, {
-      origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
-      credentials: true,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      maxAge: 600,
-    });
+    // No origins configured, no CORS at all: a cross-origin browser request is refused just the same
+    // (no grant), and every answer is spared the hook and its `Vary: Origin`, which it would not vary by.
+    if (allowed.size > 0) {
+      await app.register(cors, {
+        origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+        credentials: true,
+        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+        maxAge: 600,
+      });
+    }
     app.decorate('requireTrustedOrigin', async function requireTrustedOrigin(request: FastifyRequest) {
       if (!isTrustedOrigin(request, allowed)) throw new AppError('ORIGIN_DENIED');
     });

@@ -44,6 +44,16 @@ t.test('CORS: credentials for listed origins only', async (t) => {
   t.equal(foreign.headers['access-control-allow-origin'], undefined, 'no CORS grant for an unlisted origin');
 });
 
+t.test('CORS: no origins configured, no grant and no Vary: Origin', async (t) => {
+  const { app } = await buildTestApp(t, { env: { CORS_ORIGINS: '' } });
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/api/auth/login', headers: { origin: ALLOWED, 'access-control-request-method': 'POST' } });
+  t.equal(preflight.headers['access-control-allow-origin'], undefined, 'a preflight gets no grant');
+  const answer = await app.inject({ method: 'GET', url: '/api/auth/me', headers: { origin: ALLOWED } });
+  t.equal(answer.statusCode, 401);
+  t.equal(answer.headers['access-control-allow-origin'], undefined, 'nor does a cross-origin request');
+  t.equal(answer.headers.vary, undefined, 'the answer does not vary by Origin');
+});
+
 t.test('refresh and logout refuse foreign origins, and change nothing', async (t) => {
   const { app } = await buildTestApp(t, { env: { CORS_ORIGINS: ALLOWED } });
   const user = await registerUser(app);
