@@ -70,7 +70,7 @@ export function timeCommands(client: Redis, observe: (command: string, seconds: 
  * poll phase), so the turn's commands leave in one writev and Redis reads them in one read. A
  * command waits at most until the end of the current turn (pending immediates keep the poll
  * phase from blocking). In the benchmark: +15-20% requests/s on a bare Redis GET route and half
- * the Redis CPU per request. Pipelines and MULTI go through here too, as one write each.
+ * the Redis CPU per request. Pipelines and MULTI join the same write, each still whole.
  */
 export function coalesceWrites(client: Redis): void {
   const send = client.sendCommand.bind(client);
@@ -81,7 +81,10 @@ export function coalesceWrites(client: Redis): void {
     stream?.uncork();
   };
   client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
-    if (stream === undefined && corked === null && client.status === 'ready') {
+    // A pipeline or MULTI passes its own collecting stream and writes the whole batch to the socket
+    // once its last command is in: corked too, that write joins the turn's (a login's session MULTI
+    // was its own syscall).
+    if (corked === null && client.status === 'ready') {
       const socket = (client as unknown as { stream: { cork(): void; uncork(): void } }).stream;
       socket.cork();
       corked = socket;

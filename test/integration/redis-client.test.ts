@@ -71,6 +71,21 @@ t.test('a command issued from setImmediate, a timer or a microtask completes wit
   t.strictSame([fromImmediate, fromTimer, fromMicrotask], ['y', 'y', 'y']);
 });
 
+t.test('a MULTI, a pipeline and plain commands of one turn share one write', async (t) => {
+  const { client, prefix } = await openClient(t);
+  let replies: unknown[] = [];
+  const writes = await socketWrites(client, async () => {
+    // The MULTI first: it is what corks the turn.
+    replies = await Promise.all([
+      client.multi().set(`${prefix}a`, '1').incr(`${prefix}a`).exec(),
+      client.pipeline().incr(`${prefix}a`).exec(),
+      client.get(`${prefix}a`),
+    ]);
+  });
+  t.equal(writes, 1, 'one socket write for the turn');
+  t.strictSame(replies, [[[null, 'OK'], [null, 2]], [[null, 3]], '3'], 'in issue order, the MULTI whole');
+});
+
 t.test('MULTI and pipelines still run as units', async (t) => {
   const { client, prefix } = await openClient(t);
   const multi = await client.multi().set(`${prefix}m`, '1').incr(`${prefix}m`).exec();
