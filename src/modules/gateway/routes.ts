@@ -22,6 +22,13 @@ const CheckQuerySchema = StrictObject({
 
 const CheckResponseSchema = Type.Object({ allowed: Type.Literal(true), subject: Type.String() });
 
+/**
+ * A header's value when it was sent once. Module-level, not a closure in the handler: under tsx
+ * (which keeps function names) every closure created costs an Object.defineProperty, which showed
+ * as 1.7% of this route's profile.
+ */
+const singleHeader = (value: string | string[] | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
+
 /** The query and forwarded-request requirements, after the token itself passed. */
 function assertRequirements(principal: Principal, query: { role?: string; permission?: string; org?: string }, forwarded: { method?: string; uri?: string }, requiredForPath: (method: string, path: string) => readonly string[]): void {
   if (query.role) {
@@ -63,11 +70,8 @@ const gatewayRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const decision = await app.access.decide({ principal: 'any' }, request.headers.authorization, { method: 'GET', url: ROUTES.check });
     if (!decision.allowed) throw decision.error;
     const principal = decision.principal!;
-    const header = (name: string) => {
-      const value = request.headers[name];
-      return typeof value === 'string' ? value : undefined;
-    };
-    assertRequirements(principal, request.query, { method: header('x-forwarded-method'), uri: header('x-forwarded-uri') }, app.routePermissions.requiredForPath);
+    const headers = request.headers;
+    assertRequirements(principal, request.query, { method: singleHeader(headers['x-forwarded-method']), uri: singleHeader(headers['x-forwarded-uri']) }, app.routePermissions.requiredForPath);
     if (principal.kind === 'user') {
       request.auth = principal.user;
       reply.header('x-auth-subject', principal.user.userId).header('x-auth-role', principal.user.role);
