@@ -149,22 +149,20 @@ export default fp(
 
       const subject = { appId: principal.app.appId, tokenId: principal.app.tokenId };
       if (requirement.principal === 'any') return { allowed: true, checks, principal };
-      const refuse = (check: string, error: AppError) => refuseStep(checks, check, error);
-      const pass = (check: string, detail?: string) => passStep(checks, check, detail);
-      if (requirement.principal === 'user') return refuse('user token required', new AppError('TOKEN_INVALID', { message: 'This route needs a user access token', subject }));
+      if (requirement.principal === 'user') return refuseStep(checks, 'user token required', new AppError('TOKEN_INVALID', { message: 'This route needs a user access token', subject }));
       if (requirement.principal === 'admin' || requirement.principal === 'staff') {
         if (!principal.app.permissions.includes(requirement.permission)) {
           const code = requirement.principal === 'admin' ? 'V3_AUTH_PERMISSION_DENIED' : 'PERMISSION_REQUIRED';
-          return refuse(`permission granted (${requirement.permission})`, new AppError(code, { message: `Permission ${requirement.permission} required`, subject }));
+          return refuseStep(checks, `permission granted (${requirement.permission})`, new AppError(code, { message: `Permission ${requirement.permission} required`, subject }));
         }
-        pass(`permission granted (${requirement.permission})`);
+        passStep(checks, `permission granted (${requirement.permission})`);
       }
       // HEAD is Fastify's automatic twin of GET: same records.
       const method = route.method === 'HEAD' ? 'GET' : route.method;
       const required = app.routePermissions.requiredFor(method, route.url);
       const missing = required.filter((code) => !principal.app.permissions.includes(code));
-      if (missing.length > 0) return refuse('route permissions granted', new AppError('V3_AUTH_PERMISSION_DENIED', { message: `Permission ${missing.join(', ')} required`, subject }));
-      pass('route permissions granted', required.length > 0 ? required.join(', ') : 'none required');
+      if (missing.length > 0) return refuseStep(checks, 'route permissions granted', new AppError('V3_AUTH_PERMISSION_DENIED', { message: `Permission ${missing.join(', ')} required`, subject }));
+      passStep(checks, 'route permissions granted', required.length > 0 ? required.join(', ') : 'none required');
       return { allowed: true, checks, principal };
     }
 

@@ -65,6 +65,19 @@ export function createAppTokenService(deps: {
 }) {
   const { config, clock, store, codec, audit, throttle, events, restoreSnapshot, metrics } = deps;
 
+  /** Audits a refused issuance and returns its error (a function of the service, not a closure per request). */
+  function denied(code: ErrorCode, forApp: string | null, clientId: string, context: RequestContext): AppError {
+    audit.record({
+      appId: forApp,
+      eventType: 'token.denied',
+      actor: `client:${clientId.slice(0, 64)}`,
+      ip: context.ip,
+      requestId: context.requestId,
+      details: { reason: code },
+    });
+    return new AppError(code, forApp ? { subject: { appId: forApp } } : {});
+  }
+
   /** The store's issue, again after rebuilding a lost snapshot (which reads the lock again). */
   async function issueOnce(input: IssueInput & { throttle: ThrottleRule[] }): Promise<IssueResult & { throttle: ThrottleState[] }> {
     let result = await store.issue(input);
@@ -80,18 +93,7 @@ export function createAppTokenService(deps: {
       if (request.grant_type !== undefined && request.grant_type !== 'client_credentials') throw new AppError('V3_AUTH_UNSUPPORTED_GRANT_TYPE');
       if (!request.client_id || !request.client_secret) throw new AppError('V3_AUTH_MISSING_CREDENTIAL');
       const appId = appIdFromClientId(request.client_id);
-      const denied = (code: ErrorCode, forApp: string | null) => {
-        audit.record({
-          appId: forApp,
-          eventType: 'token.denied',
-          actor: `client:${request.client_id!.slice(0, 64)}`,
-          ip: context.ip,
-          requestId: context.requestId,
-          details: { reason: code },
-        });
-        return new AppError(code, forApp ? { subject: { appId: forApp } } : {});
-      };
-      if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null);
+      if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null, request.client_id, context);
 
       // Brute force on one client_id: the issue script checks the lock before the secret; a wrong
       // or stale secret is counted.
@@ -124,7 +126,7 @@ export function createAppTokenService(deps: {
           events.record({ kind: 'client.locked', reason: 'V3_AUTH_RATE_LIMITED', appId, actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope } });
         }
       }
-      if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId);
+      if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId, request.client_id, context);
       // Only after earlier failures, so the usual issuance stays at one store round trip.
       if (gate.failures > 0) await throttle.succeeded(appId, from);
 

@@ -12,6 +12,9 @@ export interface PresentedClient {
 }
 
 /** RFC 6749 2.3.1: client_secret_basic, with both parts form-urlencoded before base64. */
+/** RFC 6749 2.3.1: Basic's id and secret are form-encoded first. */
+const formDecode = (value: string) => decodeURIComponent(value.replaceAll('+', ' '));
+
 function basicCredentials(request: FastifyRequest): { clientId: string; clientSecret: string } | null | 'malformed' {
   const header = request.headers.authorization;
   if (!header) return null;
@@ -21,8 +24,7 @@ function basicCredentials(request: FastifyRequest): { clientId: string; clientSe
   const colon = decoded.indexOf(':');
   if (colon < 0) return 'malformed';
   try {
-    const form = (value: string) => decodeURIComponent(value.replaceAll('+', ' '));
-    return { clientId: form(decoded.slice(0, colon)), clientSecret: form(decoded.slice(colon + 1)) };
+    return { clientId: formDecode(decoded.slice(0, colon)), clientSecret: formDecode(decoded.slice(colon + 1)) };
   } catch {
     return 'malformed';
   }
