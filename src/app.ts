@@ -2,7 +2,6 @@
  * buildApp(config, overrides) -> a ready-to-listen Fastify instance. Every Fastify option lives
  * here, so tests run the production configuration; registration order is explicit.
  */
-import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -93,18 +92,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.removeContentTypeParser('text/plain');
   app.decorate('config', config);
   app.decorate('clock', clock);
-  // Callback style: an async hook costs a promise and a microtask on every request.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
-
   await app.register(errorHandlerPlugin);
   // Early, so its onResponse hook covers every route.
   await app.register(metricsPlugin);
   await app.register(securityPlugin, { config });
   await app.register(loadSheddingPlugin, { config });
-  await app.register(cookie);
   await app.register(swaggerPlugin, { version: SERVICE_VERSION });
   await app.register(dbPlugin, { config, ...(overrides.database ? { database: overrides.database } : {}) });
   await app.register(keyValuePlugin, { config });

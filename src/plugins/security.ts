@@ -89,8 +89,10 @@ export default fp(
     const allowed = new Set(options.config.CORS_ORIGINS);
     const documentHeaders = helmetHeaders();
     const answerHeaders = apiHeaders(documentHeaders);
+    // Every answer's first headers, the request id among them: one hook, callback style (an async
+    // hook costs a promise and a microtask on every request).
     app.addHook('onRequest', (request, reply, done) => {
-      reply.headers(isDocumentPath(request.url) ? documentHeaders : answerHeaders);
+      reply.headers(isDocumentPath(request.url) ? documentHeaders : answerHeaders).header('x-request-id', request.id);
       done();
     });
     // No origins configured, no CORS at all: a cross-origin browser request is refused just the same

@@ -1,4 +1,5 @@
 /** /api/auth routes: thin handlers over UserAuthService. */
+import fastifyCookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
@@ -45,63 +46,71 @@ export interface UserAuthRouteOptions {
 const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (app, { config, service, cookie }) => {
   const loginLimit = { rateLimit: config.rateLimits.login };
 
-  app.post(ROUTES.register, {
-    config: loginLimit,
-    schema: { tags, body: RegisterBodySchema, response: { 201: AuthResponseSchema, ...errorResponses(400, 403, 409, 413, 415) } },
-  }, async (request, reply) => {
-    const { accessToken, refreshToken, refreshMaxAge, user } = await service.register(request.body, clientOf(request));
-    cookie.set(reply, refreshToken, refreshMaxAge);
-    return reply.code(201).send({ accessToken, user });
-  });
+  // The routes that read, set or clear the refresh cookie, in a scope of their own with
+  // @fastify/cookie: every other route (/me and the gateway check among them) is spared its
+  // parsing and onSend hooks.
+  const refreshCookieRoutes: FastifyPluginAsyncTypebox = async (app) => {
+    await app.register(fastifyCookie);
 
-  app.post(ROUTES.login, {
-    config: loginLimit,
-    schema: { tags, body: LoginBodySchema, response: { 200: AuthResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429) } },
-  }, async (request, reply) => {
-    const { accessToken, refreshToken, refreshMaxAge, user } = await service.login(request.body, clientOf(request));
-    cookie.set(reply, refreshToken, refreshMaxAge);
-    return { accessToken, user };
-  });
-
-  for (const url of [ROUTES.refresh, ROUTES.refreshAlias]) {
-    app.post(url, {
-      onRequest: app.requireTrustedOrigin,
-      config: { rateLimit: config.rateLimits.refresh },
-      schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403, 429) } },
+    app.post(ROUTES.register, {
+      config: loginLimit,
+      schema: { tags, body: RegisterBodySchema, response: { 201: AuthResponseSchema, ...errorResponses(400, 403, 409, 413, 415) } },
     }, async (request, reply) => {
-      try {
-        const { accessToken, refreshToken, refreshMaxAge } = await service.refresh(cookie.read(request), clientOf(request));
-        cookie.set(reply, refreshToken, refreshMaxAge);
-        return { accessToken };
-      } catch (error) {
-        // A cookie that can never work again should not be sent again.
-        cookie.clear(reply);
-        throw error;
-      }
+      const { accessToken, refreshToken, refreshMaxAge, user } = await service.register(request.body, clientOf(request));
+      cookie.set(reply, refreshToken, refreshMaxAge);
+      return reply.code(201).send({ accessToken, user });
     });
-  }
 
-  app.post(ROUTES.logout, {
-    onRequest: app.requireTrustedOrigin,
-    schema: { tags, response: { 200: MessageResponseSchema, ...errorResponses(403) } },
-  }, async (request, reply) => {
-    // A bearer token only counts when it still names a live session; logout never fails.
-    const bearerAuth = request.headers.authorization
-      ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)
-      : undefined;
-    await service.logout(cookie.read(request), bearerAuth, clientOf(request));
-    cookie.clear(reply);
-    return { message: 'Logged out successfully' };
-  });
+    app.post(ROUTES.login, {
+      config: loginLimit,
+      schema: { tags, body: LoginBodySchema, response: { 200: AuthResponseSchema, ...errorResponses(400, 401, 403, 413, 415, 429) } },
+    }, async (request, reply) => {
+      const { accessToken, refreshToken, refreshMaxAge, user } = await service.login(request.body, clientOf(request));
+      cookie.set(reply, refreshToken, refreshMaxAge);
+      return { accessToken, user };
+    });
 
-  app.post(ROUTES.logoutAll, {
-    config: USER,
-    schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
-  }, async (request, reply) => {
-    const revoked = await service.logoutAll(request.auth!, clientOf(request));
-    cookie.clear(reply);
-    return { message: 'Logged out of every session', revoked };
-  });
+    for (const url of [ROUTES.refresh, ROUTES.refreshAlias]) {
+      app.post(url, {
+        onRequest: app.requireTrustedOrigin,
+        config: { rateLimit: config.rateLimits.refresh },
+        schema: { tags, description: 'Rotates the refresh cookie and returns a new access token.', response: { 200: RefreshResponseSchema, ...errorResponses(401, 403, 429) } },
+      }, async (request, reply) => {
+        try {
+          const { accessToken, refreshToken, refreshMaxAge } = await service.refresh(cookie.read(request), clientOf(request));
+          cookie.set(reply, refreshToken, refreshMaxAge);
+          return { accessToken };
+        } catch (error) {
+          // A cookie that can never work again should not be sent again.
+          cookie.clear(reply);
+          throw error;
+        }
+      });
+    }
+
+    app.post(ROUTES.logout, {
+      onRequest: app.requireTrustedOrigin,
+      schema: { tags, response: { 200: MessageResponseSchema, ...errorResponses(403) } },
+    }, async (request, reply) => {
+      // A bearer token only counts when it still names a live session; logout never fails.
+      const bearerAuth = request.headers.authorization
+        ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)
+        : undefined;
+      await service.logout(cookie.read(request), bearerAuth, clientOf(request));
+      cookie.clear(reply);
+      return { message: 'Logged out successfully' };
+    });
+
+    app.post(ROUTES.logoutAll, {
+      config: USER,
+      schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
+    }, async (request, reply) => {
+      const revoked = await service.logoutAll(request.auth!, clientOf(request));
+      cookie.clear(reply);
+      return { message: 'Logged out of every session', revoked };
+    });
+  };
+  await app.register(refreshCookieRoutes);
 
   app.get(ROUTES.me, {
     config: USER,
