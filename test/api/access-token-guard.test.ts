@@ -30,6 +30,7 @@ import {
 import { withSql } from './v3-helpers.js';
 
 const REALM = 'Bearer realm="portcullis"';
+const SIGNATURE_FAILURE = 'FAST_JWT_INVALID_SIGNATURE';
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'HS256'] as const;
 type Algorithm = (typeof ALGORITHMS)[number];
@@ -114,6 +115,16 @@ for (const algorithm of ALGORITHMS) {
       t.equal(res.json().id, user.id);
       const fresh = await probe(app, `Bearer ${forge(serviceClaims(app, { sub: user.id, sid: String(base.sid), role: String(base.role) }))}`);
       t.equal(fresh.statusCode, 200, 'and so are fresh claims from serviceClaims');
+    });
+
+    t.test("a verified (cached) token's signature under another payload: TOKEN_INVALID", async (t) => {
+      t.equal((await probe(app, `Bearer ${user.accessToken}`)).statusCode, 200, 'the real token is verified, and so remembered');
+      const [header, , signature] = user.accessToken.split('.');
+      const borrowed = `${header}.${b64url({ ...base, role: 'ADMIN' })}.${signature}`;
+      t.equal(borrowed.slice(-32), user.accessToken.slice(-32), "it ends like the cached token, so a key made of the token's end finds that entry");
+      t.equal(refusalReason(app, borrowed), SIGNATURE_FAILURE, 'the signature is checked, not taken from the cache');
+      assertRejected(t, await probe(app, `Bearer ${borrowed}`), 401, 'TOKEN_INVALID');
+      t.equal((await probe(app, `Bearer ${user.accessToken}`)).statusCode, 200, 'and the real token still passes');
     });
 
     const input = forge().split('.').slice(0, 2).join('.');
