@@ -58,7 +58,7 @@ export const ConfigSchema = Type.Object({
   ),
   SIGNING_KEY_PUBLISH_DELAY: Duration('10m', 'How long a new signing key is published in the JWKS before it signs; must cover JWKS_MAX_AGE plus the 30 s key reload of other instances.'),
   JWKS_MAX_AGE: Int(300, 0, 86400, 'Cache-Control max-age (seconds) of /.well-known/jwks.json and the OAuth metadata.'),
-  JWT_VERIFY_CACHE_SIZE: Int(10000, 0, 1000000, 'Verified access tokens remembered (fast-jwt cache, until each token\'s exp) so repeat requests skip the signature check (about 0.7 KB of memory each); 0 turns it off. The session is checked on every request either way.'),
+  JWT_VERIFY_CACHE_SIZE: Int(10000, 0, 1000000, 'Verified access tokens remembered (until each token\'s exp, at most one access-token lifetime) so repeat requests skip the signature check (about 0.7 KB of memory each); 0 turns it off. The session is checked on every request either way.'),
   ISSUER: Type.Optional(
     Type.String({
       pattern: '^https?://[^\\s]+[^/]$',
