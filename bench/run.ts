@@ -28,7 +28,7 @@ import {
   prepareDatabase,
   startSessions,
 } from './data.js';
-import { type LoadSpec, runConcurrent, runInterleaved, runLoad } from './load.js';
+import { type LoadSpec, prime, runConcurrent, runInterleaved, runLoad } from './load.js';
 import { createFillerSessions, deleteFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
 import { startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
@@ -242,6 +242,7 @@ async function main(): Promise<number> {
       const noAllowlist = def.server === 'service-no-allowlist' ? await noAllowlistStarting! : null;
       const server = def.server === 'baseline' ? baseline : (noAllowlist ?? service);
       log(`${def.id}: ${def.label}${def.baseline ? `, interleaved with ${def.baseline}` : ''}`);
+      if (def.prime) await prime(server.baseUrl, def.prime(), settings.fastConnections);
       const baselineDef = def.baseline ? scenarios.find((candidate) => candidate.id === def.baseline) : undefined;
       if (baselineDef) {
         const slices = def.hashing ? settings.hashSlices : settings.slices;
