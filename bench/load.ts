@@ -138,7 +138,7 @@ export function prime(baseUrl: string, shapes: RequestShape[], connections: numb
     },
   };
   return new Promise((resolve, reject) => {
-    autocannon({ url: baseUrl, connections, pipelining: 1, amount: shapes.length, timeout: 30, requests: [request], skipAggregateResult: true }, (error) => (error ? reject(error) : resolve()));
+    autocannon({ url: baseUrl, connections: Math.min(connections, shapes.length), pipelining: 1, amount: shapes.length, timeout: 30, requests: [request], skipAggregateResult: true }, (error) => (error ? reject(error) : resolve()));
   });
 }
 
