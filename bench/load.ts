@@ -90,19 +90,24 @@ async function redisCpuMicros(redis: Redis | undefined): Promise<number | null> 
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
 }
 
+/** autocannon's per-request hook, filled from the next RequestShape. */
+function setupFrom(next: () => RequestShape): NonNullable<AutocannonRequest['setupRequest']> {
+  return (defaults) => {
+    const shape = next();
+    defaults.method = shape.method;
+    defaults.path = shape.path;
+    defaults.headers = shape.headers ?? {};
+    defaults.body = shape.body ?? '';
+    return defaults;
+  };
+}
+
 /** Runs autocannon once for `durationSec`; nothing is measured here but what it returns. */
 function drive(spec: LoadSpec, durationSec: number, onResponse?: (status: number, ms: number, ok: boolean) => void) {
   const expected = spec.expectStatus ?? 200;
   let failedChecks = 0;
   const request: AutocannonRequest = {
-    setupRequest: (defaults) => {
-      const shape = spec.next();
-      defaults.method = shape.method;
-      defaults.path = shape.path;
-      defaults.headers = shape.headers ?? {};
-      defaults.body = shape.body ?? '';
-      return defaults;
-    },
+    setupRequest: setupFrom(spec.next),
     onResponse: (status, body, _context, headers) => {
       if (status === expected && spec.check && !spec.check(body, headers)) failedChecks++;
     },
@@ -127,16 +132,7 @@ function drive(spec: LoadSpec, durationSec: number, onResponse?: (status: number
 export function prime(baseUrl: string, shapes: RequestShape[], connections: number): Promise<void> {
   if (shapes.length === 0) return Promise.resolve();
   let next = 0;
-  const request: AutocannonRequest = {
-    setupRequest: (defaults) => {
-      const shape = shapes[next++ % shapes.length]!;
-      defaults.method = shape.method;
-      defaults.path = shape.path;
-      defaults.headers = shape.headers ?? {};
-      defaults.body = shape.body ?? '';
-      return defaults;
-    },
-  };
+  const request: AutocannonRequest = { setupRequest: setupFrom(() => shapes[next++ % shapes.length]!) };
   return new Promise((resolve, reject) => {
     autocannon({ url: baseUrl, connections: Math.min(connections, shapes.length), pipelining: 1, amount: shapes.length, timeout: 30, requests: [request], skipAggregateResult: true }, (error) => (error ? reject(error) : resolve()));
   });
