@@ -10,7 +10,7 @@
  */
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import type { Redis } from 'ioredis';
-import { processCpuMicros } from './processes.js';
+import { mainThreadCpuMicros, processCpuMicros } from './processes.js';
 
 export interface RequestShape {
   method: 'GET' | 'POST';
@@ -47,6 +47,8 @@ export interface LoadResult {
   /** Response counts by status, plus "connection" errors and "timeout"s. */
   outcomes: Record<string, number>;
   serverCpuUsPerReq: number;
+  /** The part of it spent on the server's main thread (its event loop), hashing workers left out. */
+  eventLoopCpuUsPerReq: number;
   redisCpuUsPerReq: number | null;
   postgresCpuUsPerReq: number | null;
   loadgenCpuUsPerReq: number;
@@ -152,6 +154,7 @@ class Measurement {
   timeouts = 0;
   failedChecks = 0;
   serverMicros = 0;
+  eventLoopMicros = 0;
   redisMicros: number | null = 0;
   postgresMicros: number | null = 0;
   loadgenMicros = 0;
@@ -187,6 +190,7 @@ class Measurement {
       errors: unexpected + this.connectionErrors + this.timeouts + this.failedChecks,
       outcomes,
       serverCpuUsPerReq: perRequest(this.serverMicros),
+      eventLoopCpuUsPerReq: perRequest(this.eventLoopMicros),
       redisCpuUsPerReq: this.redisMicros === null ? null : perRequest(this.redisMicros),
       postgresCpuUsPerReq: this.postgresMicros === null ? null : perRequest(this.postgresMicros),
       loadgenCpuUsPerReq: perRequest(this.loadgenMicros),
@@ -200,13 +204,14 @@ class Measurement {
 async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec: number, warmupSec: number): Promise<void> {
   if (warmupSec > 0) await Promise.all(specs.map((spec) => drive(spec, warmupSec)));
   const first = specs[0]!;
-  const before = { server: processCpuMicros(first.serverPid), redis: await redisCpuMicros(first.redis), postgres: await cpuByPid(first.postgresPids), loadgen: process.cpuUsage() };
+  const before = { server: processCpuMicros(first.serverPid), eventLoop: mainThreadCpuMicros(first.serverPid), redis: await redisCpuMicros(first.redis), postgres: await cpuByPid(first.postgresPids), loadgen: process.cpuUsage() };
   const counted = into.map((measurement) => measurement.requests);
   const started = process.hrtime.bigint();
   const runs = await Promise.all(specs.map((spec, index) => drive(spec, durationSec, (status, ms) => into[index]!.record(status, ms))));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const loadgen = process.cpuUsage(before.loadgen);
   const server = processCpuMicros(first.serverPid) - before.server;
+  const eventLoop = mainThreadCpuMicros(first.serverPid) - before.eventLoop;
   const redisAfter = await redisCpuMicros(first.redis);
   const redis = before.redis === null || redisAfter === null ? null : redisAfter - before.redis;
   const postgres = cpuDelta(before.postgres, await cpuByPid(first.postgresPids));
@@ -221,6 +226,7 @@ async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec:
     measurement.timeouts += run.timeouts;
     measurement.failedChecks += run.failedChecks;
     measurement.serverMicros += server * share;
+    measurement.eventLoopMicros += eventLoop * share;
     measurement.redisMicros = redis === null || measurement.redisMicros === null ? null : measurement.redisMicros + redis * share;
     measurement.postgresMicros = postgres === null || measurement.postgresMicros === null ? null : measurement.postgresMicros + postgres * share;
     measurement.loadgenMicros += (loadgen.user + loadgen.system) * share;
@@ -242,24 +248,33 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /**
- * A scenario and its baseline measured in alternating slices, in ABBA order (baseline, scenario,
- * scenario, baseline, ...), each over `durationSec` in all. A shared machine's speed drifts by
- * 10-20% within a minute (the same load measured a minute apart), more than some targets' margin;
- * alternating cancels a linear drift and averages the rest over both sides alike. Each slice
+ * Loads measured in alternating slices, each side over its first spec's `durationSec` in all. A
+ * side is one load, or several run at once (the login storm). The order reverses every round
+ * (A B C, C B A, ...; with two sides the ABBA order): a shared machine's speed drifts by 10-20%
+ * within a minute (the same load measured a minute apart), more than some targets' margin, and
+ * alternating cancels a linear drift and averages the rest over every side alike. Each slice
  * opens its connections anew after a warm-up (the first `warmupSec`, later ones at most
  * `laterWarmupSec`), which also lets the previous slice's requests still in flight drain.
  */
-export async function runInterleaved(baseline: LoadSpec, scenario: LoadSpec, slices: number, laterWarmupSec: number): Promise<{ baseline: LoadResult; scenario: LoadResult }> {
-  const measured = { baseline: new Measurement(), scenario: new Measurement() };
-  const sliceSec = scenario.durationSec / slices;
-  const warmed = new Set<LoadSpec>();
+export async function runRotation(sides: LoadSpec[][], slices: number, laterWarmupSec: number): Promise<{ results: LoadResult[]; serverCpuUsPerReq: number }[]> {
+  const measured = sides.map((specs) => specs.map(() => new Measurement()));
   for (let slice = 0; slice < slices; slice++) {
-    const order = slice % 2 === 0 ? (['baseline', 'scenario'] as const) : (['scenario', 'baseline'] as const);
-    for (const side of order) {
-      const spec = side === 'baseline' ? baseline : scenario;
-      await measureSlice([spec], [measured[side]], sliceSec, warmed.has(spec) ? Math.min(spec.warmupSec, laterWarmupSec) : spec.warmupSec);
-      warmed.add(spec);
+    const order = sides.map((_, index) => (slice % 2 === 0 ? index : sides.length - 1 - index));
+    for (const index of order) {
+      const specs = sides[index]!;
+      const lead = specs[0]!;
+      await measureSlice(specs, measured[index]!, lead.durationSec / slices, slice === 0 ? lead.warmupSec : Math.min(lead.warmupSec, laterWarmupSec));
     }
   }
-  return { baseline: measured.baseline.result(baseline), scenario: measured.scenario.result(scenario) };
+  return measured.map((measurements, index) => {
+    const micros = measurements.reduce((sum, m) => sum + m.serverMicros, 0);
+    const requests = measurements.reduce((sum, m) => sum + m.requests, 0);
+    return { results: measurements.map((m, at) => m.result(sides[index]![at]!)), serverCpuUsPerReq: micros / Math.max(1, requests) };
+  });
+}
+
+/** A scenario and its baseline in alternating slices (runRotation), baseline first. */
+export async function runInterleaved(baseline: LoadSpec, scenario: LoadSpec, slices: number, laterWarmupSec: number): Promise<{ baseline: LoadResult; scenario: LoadResult }> {
+  const [base, measured] = await runRotation([[{ ...baseline, durationSec: scenario.durationSec }], [scenario]], slices, laterWarmupSec);
+  return { baseline: base!.results[0]!, scenario: measured!.results[0]! };
 }

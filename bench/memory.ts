@@ -82,20 +82,6 @@ export async function createFillerSessions(store: SessionStore, config: Config, 
   }
 }
 
-export async function deleteFillerSessions(redis: Redis, keys: Keys, runId: string, from: number, to: number): Promise<void> {
-  for (let start = from; start < to; start += BATCH) {
-    const names: string[] = [];
-    for (let i = start; i < Math.min(to, start + BATCH); i++) {
-      const { userId, sessionId } = fillerIds(runId, i);
-      names.push(keys.session(userId, sessionId), keys.userSessions(userId));
-    }
-    // Keys of different users may sit in different cluster slots: one UNLINK per key, pipelined.
-    const pipeline = redis.pipeline();
-    for (const name of names) pipeline.unlink(name);
-    await pipeline.exec();
-  }
-}
-
 /** used_memory delta over creating filler sessions [from, from + count), and MEMORY USAGE of a sample. */
 export async function measureSessionMemory(redis: Redis, store: SessionStore, keys: Keys, config: Config, runId: string, from: number, count: number): Promise<MemoryResult> {
   await settle(redis);

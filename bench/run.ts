@@ -28,9 +28,9 @@ import {
   prepareDatabase,
   startSessions,
 } from './data.js';
-import { type LoadSpec, prime, runConcurrent, runInterleaved, runLoad } from './load.js';
-import { createFillerSessions, deleteFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
-import { startPrivateRedis } from './private-redis.js';
+import { type LoadSpec, prime, runInterleaved, runLoad, runRotation } from './load.js';
+import { createFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
+import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
 import { type BenchReport, judgeRatio, readmeSection, type ScaleResult, type ScenarioRow, type StormResult, targetLines, updateReadme, writeReport } from './report.js';
 import { defineScenarios, type Pools, type ScenarioDef, stormLoads, TokenQueue } from './scenarios.js';
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     // In a smoke run the numbers mean nothing, so this runs alongside set-up instead of after it.
     const jwtTable = settings.smoke && wants('jwt') ? jwtAlgorithmTable() : null;
     jwtTable?.catch(() => {});
-    const [servicePort, noAllowlistPort, baselinePort, phasePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [servicePort, noAllowlistPort, baselinePort] = [await freePort(), await freePort(), await freePort()];
     const serviceUrl = `http://127.0.0.1:${servicePort}`;
     const serviceEnv: Record<string, string> = {
       NODE_ENV: 'production',
@@ -157,9 +157,10 @@ async function main(): Promise<number> {
       ...overrides,
     });
 
-    // 1. Memory per record and /me with a small and a large session population, on a private Redis
-    //    (bench/private-redis.ts says why) served by its own service instance; the shared Redis if
-    //    no redis-server binary is found.
+    // 1. Memory per record, and /me against a small and a large session population. Each
+    //    population lives on its own private Redis (bench/private-redis.ts says why) behind its own
+    //    service instance, and the two are measured in alternating slices, so the comparison does
+    //    not span the minutes the filling takes. Not measured without a redis-server binary.
     let scale: ScaleResult | null = null;
     let sessionMemory: MemoryResult | null = null;
     let tokenMemory: MemoryResult | null = null;
@@ -169,37 +170,48 @@ async function main(): Promise<number> {
       const fillerSmall = settings.scaleSmall - poolSize;
       const fillerLarge = settings.scaleLarge - poolSize;
       if (settings.memorySessions > fillerLarge - fillerSmall) throw new Error('memorySessions must fit between scaleSmall and scaleLarge');
-      const isolated = await startPrivateRedis(redis);
-      phaseRedisDescription = isolated ? isolated.description : 'the configured (shared) Redis: no redis-server binary was found for a private one';
+      // One after the other: each picks a free port.
+      const smallRedis = await startPrivateRedis(redis);
+      const largeRedis = await startPrivateRedis(redis);
       try {
-        const phaseRedis = isolated?.client ?? redis;
-        const phaseStore = isolated ? createRedisSessionStore({ client: phaseRedis, keys }) : store;
-        const phaseService = isolated ? await start('service (private Redis)', 'src/server.ts', { ...serviceEnv, PORT: String(phasePort), REDIS_URL: isolated.url }, '/health/ready') : service;
-        // The apps' snapshots, which admin changes wrote to the shared Redis, so the store can issue there.
-        if (isolated) {
+        if (!smallRedis || !largeRedis) {
+          log('memory and scale: not measured, no redis-server binary was found for the private instances');
+        } else {
+          phaseRedisDescription = largeRedis.description;
+          const population = async (isolated: PrivateRedis, sessions: number) => {
+            const phaseStore = createRedisSessionStore({ client: isolated.client, keys });
+            const phaseService = await start(`service (${sessions} sessions)`, 'src/server.ts', { ...serviceEnv, PORT: String(await freePort()), REDIS_URL: isolated.url }, '/health/ready');
+            const phaseUsers = await startSessions(phaseService.baseUrl, phaseStore, config, people.users.slice(0, poolSize), 0);
+            const pools: Pools = { users: phaseUsers, apps, appTokens: [], refreshTokens: new TokenQueue([]), introspector: null };
+            const me = defineScenarios(pools, config, settings.runId, () => phaseService.baseUrl).find((s) => s.id === 'me')!;
+            await createFillerSessions(phaseStore, config, settings.runId, 0, fillerSmall);
+            return { redis: isolated.client, store: phaseStore, service: phaseService, me };
+          };
+          const small = await population(smallRedis, settings.scaleSmall);
+          const large = await population(largeRedis, settings.scaleLarge);
+          // The apps' snapshots, which admin changes wrote to the shared Redis, so the store can issue there.
           const shared = createRedisAppTokenStore({ client: redis, keys });
-          const privateStore = createRedisAppTokenStore({ client: phaseRedis, keys });
+          const privateStore = createRedisAppTokenStore({ client: large.redis, keys });
           for (const app of apps) await privateStore.putSnapshot((await shared.getSnapshot(app.appId))!);
+          log(`memory: ${settings.memorySessions} sessions through the session store`);
+          sessionMemory = await measureSessionMemory(large.redis, large.store, keys, config, settings.runId, fillerSmall, settings.memorySessions);
+          log(`memory: ${settings.memoryTokens} app tokens through the app token store`);
+          tokenMemory = await measureAppTokenMemory(large.redis, keys, config, apps, settings.memoryTokens);
+          log(`filling up to ${settings.scaleLarge} live sessions`);
+          await createFillerSessions(large.store, config, settings.runId, fillerSmall + settings.memorySessions, fillerLarge);
+          for (const side of [small, large]) await prime(side.service.baseUrl, side.me.prime!(), settings.fastConnections);
+          log(`/me with ${settings.scaleSmall} live sessions, interleaved with /me with ${settings.scaleLarge}`);
+          const [smallRun, largeRun] = await runRotation(
+            [small, large].map((side) => [load(side.service, side.me, { redis: side.redis })]),
+            settings.slices,
+            settings.laterWarmupSec,
+          );
+          scale = { smallSessions: settings.scaleSmall, largeSessions: settings.scaleLarge, small: smallRun!.results[0]!, large: largeRun!.results[0]! };
+          log(`/me p99 ${scale.large.p99Ms.toFixed(2)} ms with ${settings.scaleLarge} sessions vs ${scale.small.p99Ms.toFixed(2)} ms with ${settings.scaleSmall} (slices ${scale.large.sliceRps.join(' ')} vs ${scale.small.sliceRps.join(' ')} req/s)`);
+          await Promise.all([small.service.stop(), large.service.stop()]);
         }
-        const phaseUsers = await startSessions(phaseService.baseUrl, phaseStore, config, people.users.slice(0, poolSize), 0);
-        const scalePools: Pools = { users: phaseUsers, apps, appTokens: [], refreshTokens: new TokenQueue([]), introspector: null };
-        const meDef = defineScenarios(scalePools, config, settings.runId, () => phaseService.baseUrl).find((s) => s.id === 'me')!;
-        await createFillerSessions(phaseStore, config, settings.runId, 0, fillerSmall);
-        log(`/me with ${settings.scaleSmall} live sessions`);
-        const small = await runLoad(load(phaseService, meDef, { redis: phaseRedis }));
-        log(`memory: ${settings.memorySessions} sessions through the session store`);
-        sessionMemory = await measureSessionMemory(phaseRedis, phaseStore, keys, config, settings.runId, fillerSmall, settings.memorySessions);
-        log(`memory: ${settings.memoryTokens} app tokens through the app token store`);
-        tokenMemory = await measureAppTokenMemory(phaseRedis, keys, config, apps, settings.memoryTokens);
-        log(`filling up to ${settings.scaleLarge} live sessions`);
-        await createFillerSessions(phaseStore, config, settings.runId, fillerSmall + settings.memorySessions, fillerLarge);
-        log(`/me with ${settings.scaleLarge} live sessions`);
-        const large = await runLoad(load(phaseService, meDef, { redis: phaseRedis }));
-        scale = { smallSessions: settings.scaleSmall, largeSessions: settings.scaleLarge, small, large };
-        if (isolated) await phaseService.stop();
-        else await deleteFillerSessions(redis, keys, settings.runId, 0, fillerLarge);
       } finally {
-        await isolated?.stop();
+        await Promise.all([smallRedis?.stop(), largeRedis?.stop()]);
       }
     }
 
@@ -256,25 +268,23 @@ async function main(): Promise<number> {
       }
       if (noAllowlist) await noAllowlist.stop();
       const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
-      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}${ratio}`);
+      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}, server CPU ${Math.round(row.result.serverCpuUsPerReq)} µs/req (event loop ${Math.round(row.result.eventLoopCpuUsPerReq)})${row.pairedBaseline ? ` vs ${Math.round(row.pairedBaseline.serverCpuUsPerReq)} (${Math.round(row.pairedBaseline.eventLoopCpuUsPerReq)})` : ''}${ratio}`);
     }
 
-    // 4. /me while logins saturate the service.
+    // 4. /me while logins saturate the service, in slices alternating with each load alone.
     let storm: StormResult | null = null;
     if (wants('storm')) {
-      log('storm: /me while logins saturate the service');
+      log('storm: /me while logins saturate the service, interleaved with /me alone and logins alone');
       const { me, login: loginDef } = stormLoads(scenarios);
-      const { results, serverCpuUsPerReq } = await runConcurrent([load(service, me), load(service, loginDef)], settings.hashDurationSec, settings.warmupSec);
-      const meSolo = rows.find((row) => row.id === 'me')?.result?.rps ?? null;
-      const loginSolo = rows.find((row) => row.id === 'login.ok')?.result?.rps ?? null;
-      storm = {
-        me: results[0]!,
-        login: results[1]!,
-        meSoloRps: meSolo,
-        loginSoloRps: loginSolo,
-        shareSum: meSolo && loginSolo ? results[0]!.rps / meSolo + results[1]!.rps / loginSolo : null,
-        serverCpuUsPerReq,
-      };
+      const [together, meAlone, loginAlone] = await runRotation(
+        [[load(service, me, { durationSec: settings.hashDurationSec }), load(service, loginDef)], [load(service, me)], [load(service, loginDef)]],
+        settings.hashSlices,
+        settings.laterWarmupSec,
+      );
+      const [meStorm, loginStorm] = together!.results;
+      const [meSolo, loginSolo] = [meAlone!.results[0]!, loginAlone!.results[0]!];
+      storm = { me: meStorm!, login: loginStorm!, meSolo, loginSolo, shareSum: meStorm!.rps / meSolo.rps + loginStorm!.rps / loginSolo.rps, serverCpuUsPerReq: together!.serverCpuUsPerReq };
+      log(`storm: /me ${Math.round(meStorm!.rps)} of ${Math.round(meSolo.rps)} req/s alone, login ${Math.round(loginStorm!.rps)} of ${Math.round(loginSolo.rps)}, share sum ${storm.shareSum.toFixed(2)}, /me p99 ${meStorm!.p99Ms.toFixed(2)} ms`);
     }
 
     // 5. Sign and verify cost per algorithm, for the record (a smoke run started it early, in the background).
@@ -343,7 +353,7 @@ async function assemble(
     if (row.result && row.result.loadgenCoreShare > 0.9) notes.push(`${row.id}: the load generator used ${(row.result.loadgenCoreShare * 100).toFixed(0)}% of a core, so it may have limited this rate.`);
   }
   if (scale && scale.small.loadgenCoreShare > 0.9) notes.push(`scale: the load generator used ${(scale.small.loadgenCoreShare * 100).toFixed(0)}% of a core.`);
-  if (phaseRedis) notes.push(`Memory per record and /me with ${s.scaleSmall.toLocaleString('en-US')} vs ${s.scaleLarge.toLocaleString('en-US')} live sessions ran on ${phaseRedis}.`);
+  if (phaseRedis) notes.push(`Memory per record and /me with ${s.scaleSmall.toLocaleString('en-US')} vs ${s.scaleLarge.toLocaleString('en-US')} live sessions: each population on ${phaseRedis}, behind its own service instance, the two measured in alternating slices.`);
   for (const output of serverOutput) notes.push(`server output (warnings and errors): ${output.slice(0, 2000).replaceAll('\n', ' ')}`);
   return {
     meta: {
