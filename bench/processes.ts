@@ -21,7 +21,16 @@ const CLOCK_TICKS_PER_SECOND = (() => {
 
 /** CPU time (microseconds) the process has used so far, all threads, user + system. */
 export function processCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuMicrosOf(`/proc/${pid}/stat`);
+}
+
+/** CPU time of the process's main thread alone (for Node, the event loop; its workers left out). */
+export function mainThreadCpuMicros(pid: number): number {
+  return cpuMicrosOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuMicrosOf(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
   // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

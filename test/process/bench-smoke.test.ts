@@ -20,7 +20,7 @@ const SCENARIOS = [
 interface SmokeReport {
   meta: { smoke: boolean };
   rows: Array<{ id: string; unavailable?: string; result: { requests: number; errors: number; outcomes: Record<string, number> } | null }>;
-  storm: { me: { requests: number; errors: number }; login: { requests: number; errors: number } } | null;
+  storm: Record<'me' | 'login' | 'meSolo' | 'loginSolo', { requests: number; errors: number }> | null;
   memory: { sessions: { bytesPerItem: number }; appTokens: { bytesPerItem: number } } | null;
   scale: { small: { requests: number; errors: number }; large: { requests: number; errors: number } } | null;
   jwtAlgorithms: string | null;
@@ -65,7 +65,7 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
     t.ok(row.result && row.result.requests > 0, `${row.id} was answered`);
     t.equal(row.result?.errors, 0, `${row.id} without errors ${JSON.stringify(row.result?.outcomes)}`);
   }
-  const loads = { 'storm /me': report.storm?.me, 'storm login': report.storm?.login, 'scale small': report.scale?.small, 'scale large': report.scale?.large };
+  const loads = { 'storm /me': report.storm?.me, 'storm login': report.storm?.login, 'storm /me alone': report.storm?.meSolo, 'storm login alone': report.storm?.loginSolo, 'scale small': report.scale?.small, 'scale large': report.scale?.large };
   for (const [name, load] of Object.entries(loads)) {
     t.ok(load && load.requests > 0 && load.errors === 0, `${name} answered without errors ${JSON.stringify(load)}`);
   }
