@@ -258,7 +258,13 @@ export class AppError extends Error {
   readonly subject: ErrorSubject | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
+    // A 4xx is an answer, not a fault: nothing reads its stack, and capturing one is the costliest
+    // part of refusing a request (every wrong password, every refused gateway check). 5xx keep theirs.
+    const answer = ERRORS[code].status < 500;
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (answer) Error.stackTraceLimit = 0;
     super(options.message ?? ERRORS[code].message, { cause: options.cause });
+    if (answer) Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
     this.code = code;
     this.statusCode = ERRORS[code].status;
