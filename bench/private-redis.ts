@@ -35,7 +35,7 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** Starts one like `configured`; null when no redis-server binary can be found (the caller falls back). */
+/** Starts one like `configured`; null when no redis-server binary can be found (the caller skips its phases). */
 export async function startPrivateRedis(configured: RedisClient): Promise<PrivateRedis | null> {
   const server = await configured.info('server');
   const executable = /^executable:(.+)$/m.exec(server)?.[1]?.trim();
