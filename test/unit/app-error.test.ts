@@ -6,7 +6,7 @@ const frames = (error: Error) => (error.stack ?? '').split('\n').filter((line) =
 t.test('a 4xx AppError is an answer: it carries no stack frames', async (t) => {
   const error = new AppError('INVALID_CREDENTIALS');
   t.equal(error.statusCode, 401);
-  t.equal(frames(error), 0, error.stack);
+  t.equal(frames(error), 0, String(error.stack));
   t.equal(error.message, ERRORS.INVALID_CREDENTIALS.message, 'message kept');
   t.match(String(error.stack), /AppError|Error/, 'the stack still names the error');
 });
@@ -14,7 +14,7 @@ t.test('a 4xx AppError is an answer: it carries no stack frames', async (t) => {
 t.test('a 5xx AppError is a fault: it keeps its stack', async (t) => {
   const error = new AppError('INTERNAL_ERROR');
   t.equal(error.statusCode, 500);
-  t.ok(frames(error) > 0, error.stack);
+  t.ok(frames(error) > 0, String(error.stack));
 });
 
 t.test('the process-wide stack limit is restored, and a cause keeps its own stack', async (t) => {
