@@ -11,6 +11,13 @@
  * the hot routes they were ~650 bytes a response for both the service and every gateway to
  * write and parse. Routes that may be cached (JWKS, metadata) set their own cache-control.
  *
+ * A third set, for the forward-auth check (route config answeredTo: 'gateway'): when it allows,
+ * the proxy (nginx auth_request, Traefik, Envoy, Caddy) keeps at most the X-Auth-* headers it was
+ * told to copy and sends the client the upstream's answer, so the browser-facing headers would
+ * only be ~300 bytes for the proxy to parse on every request it forwards; the allowed answer keeps
+ * cache-control: no-store and the request id. A refusal may reach the browser (Traefik, Caddy and
+ * Envoy pass a denial on), so 4xx answers of such a route get the full API set again (onError).
+ *
  * Why helmet itself and not @fastify/helmet: the plugin calls helmet(options) on every request,
  * rebuilding every middleware and re-parsing the Content-Security-Policy each time (8% of the CPU
  * of GET /api/auth/me in a profile). With our options the headers are the same for every
@@ -34,6 +41,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest guard for routes authenticated by a cookie: refuses foreign origins (403 ORIGIN_DENIED). */
     requireTrustedOrigin: onRequestAsyncHookHandler;
+  }
+  interface FastifyContextConfig {
+    /** 'gateway': a proxy reads the answer (forward-auth) and passes none of it to a browser when it allows; see the top of src/plugins/security.ts. */
+    answeredTo?: 'gateway';
   }
 }
 
@@ -89,10 +100,16 @@ export default fp(
     const allowed = new Set(options.config.CORS_ORIGINS);
     const documentHeaders = helmetHeaders();
     const answerHeaders = apiHeaders(documentHeaders);
+    const gatewayHeaders = { 'cache-control': answerHeaders['cache-control']! };
     // Every answer's first headers, the request id among them: one hook, callback style (an async
     // hook costs a promise and a microtask on every request).
     app.addHook('onRequest', (request, reply, done) => {
-      reply.headers(isDocumentPath(request.url) ? documentHeaders : answerHeaders).header('x-request-id', request.id);
+      const headers = isDocumentPath(request.url) ? documentHeaders : request.routeOptions.config.answeredTo === 'gateway' ? gatewayHeaders : answerHeaders;
+      reply.headers(headers).header('x-request-id', request.id);
+      done();
+    });
+    app.addHook('onError', (request, reply, _error, done) => {
+      if (request.routeOptions.config.answeredTo === 'gateway') reply.headers(answerHeaders);
       done();
     });
     // No origins configured, no CORS at all: a cross-origin browser request is refused just the same

@@ -69,6 +69,29 @@ t.test('forward-auth', async (t) => {
     t.equal((await check(app, victim.accessToken)).json().code, 'SESSION_REVOKED');
   });
 
+  t.test('headers: an allowed answer carries no browser-facing set; a refusal, which a proxy may pass on, carries all of it', async (t) => {
+    const browserOnly = ['content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'cross-origin-resource-policy', 'referrer-policy'];
+    for (const [name, res] of [['user', await check(app, partner.accessToken)], ['app', await check(app, appToken)]] as const) {
+      t.equal(res.statusCode, 200, name);
+      t.equal(res.headers['cache-control'], 'no-store', `${name}: never cached`);
+      t.match(res.headers['x-request-id'], /\S/, `${name}: the request id stays`);
+      for (const header of browserOnly) t.equal(res.headers[header], undefined, `${name}: no ${header}`);
+    }
+    const refusals = { 'no token (401)': await check(app, undefined), 'wrong role (403)': await check(app, partner.accessToken, '?role=ADMIN'), 'unknown query parameter (400)': await check(app, partner.accessToken, '?bogus=1') };
+    t.strictSame(Object.values(refusals).map((res) => res.statusCode), [401, 403, 400]);
+    for (const [name, res] of Object.entries(refusals)) {
+      t.equal(res.headers['cache-control'], 'no-store', name);
+      t.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", name);
+      t.match(res.headers['strict-transport-security'], /max-age=/, name);
+      t.equal(res.headers['x-content-type-options'], 'nosniff', name);
+      t.equal(res.headers['x-frame-options'], 'DENY', name);
+      t.equal(res.headers['cross-origin-resource-policy'], 'same-origin', name);
+      t.equal(res.headers['referrer-policy'], 'no-referrer', name);
+    }
+    const other = await app.inject({ method: 'GET', url: '/api/auth/me', headers: { authorization: `Bearer ${partner.accessToken}` } });
+    t.equal(other.headers['x-frame-options'], 'DENY', 'every other answer keeps the set');
+  });
+
   t.test('the hot path: one Redis command per check, never rate-limited', async (t) => {
     const client = app.kv.kind === 'redis' ? app.kv.client : undefined;
     t.ok(client);

@@ -58,8 +58,9 @@ function assertRequirements(principal: Principal, query: { role?: string; permis
 
 const gatewayRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(ROUTES.check, {
-    // Gateways call this for every request of every client, through one address: never rate-limited here.
-    config: { rateLimit: false },
+    // Gateways call this for every request of every client, through one address: never rate-limited
+    // here. Its allowed answer goes to the proxy alone: no browser-facing headers (src/plugins/security.ts).
+    config: { rateLimit: false, answeredTo: 'gateway' },
     schema: {
       tags: ['gateway'],
       security: [{ bearerAuth: [] }],
