@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../lib/clock.js';
 import { createEventBuffer, type EventBuffer } from '../lib/event-buffer.js';
-import { insertBatch } from './batch-insert.js';
+import { insertBatch, isRowRefusal } from './batch-insert.js';
 import type { Db } from './client.js';
 import { auditLogs } from './schema.js';
 
@@ -42,6 +42,7 @@ export function createAuditWriter(options: {
     },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+    isRefusal: isRowRefusal,
   });
   return {
     record(event) {

@@ -9,7 +9,7 @@
 import { lt } from 'drizzle-orm';
 import type { Clock } from '../lib/clock.js';
 import { createEventBuffer } from '../lib/event-buffer.js';
-import { insertBatch } from './batch-insert.js';
+import { insertBatch, isRowRefusal } from './batch-insert.js';
 import type { Db } from './client.js';
 import { authEvents } from './schema.js';
 
@@ -52,6 +52,7 @@ export function createAuthEventWriter(options: {
     },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+    isRefusal: isRowRefusal,
   });
 
   const keyOf = (event: AuthEvent) =>

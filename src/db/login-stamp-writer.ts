@@ -7,6 +7,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { createEventBuffer, type EventBuffer } from '../lib/event-buffer.js';
+import { isRowRefusal } from './batch-insert.js';
 import type { Db } from './client.js';
 
 export interface LoginStamps {
@@ -40,6 +41,7 @@ export function createLoginStampWriter(options: {
     },
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onDrop ? { onDrop: options.onDrop } : {}),
+    isRefusal: isRowRefusal,
   });
   return {
     record: (userId, at) => buffer.push({ userId, at }),

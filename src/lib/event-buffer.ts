@@ -1,8 +1,14 @@
 /**
  * Buffers events in memory and writes them in batches off the request path: every
- * `intervalMs`, when `batchSize` are waiting, and on close. A failed write puts the batch back
- * (up to `capacity`) and is retried on the next flush; what does not fit is counted as dropped and
- * reported through onDrop, never silently lost.
+ * `intervalMs`, when `batchSize` are waiting, and on close. A write that fails because the store
+ * is unavailable puts the batch back (up to `capacity`) and is retried on the next flush; what does
+ * not fit is counted as dropped and reported through onDrop, never silently lost.
+ *
+ * A write the store refuses for its content (`isRefusal`: a value it cannot take) is split in
+ * halves until the refused events are alone: those are dropped, counted and reported through
+ * onError, and the rest is written. Retried as a whole, one such event would hold back every event
+ * behind it for ever. Any other failure (the store down, overloaded, or a schema not migrated)
+ * is retried, since it would refuse every event alike.
  */
 export interface EventBufferOptions<T> {
   write(batch: T[]): Promise<void>;
@@ -11,6 +17,8 @@ export interface EventBufferOptions<T> {
   capacity?: number;
   onError?(error: unknown, pending: number): void;
   onDrop?(dropped: number): void;
+  /** Whether the store refused the content of the write, not the write itself; absent, never. */
+  isRefusal?(error: unknown): boolean;
 }
 
 export interface EventBuffer<T> {
@@ -35,16 +43,37 @@ export function createEventBuffer<T>(options: EventBufferOptions<T>): EventBuffe
     options.onDrop?.(count);
   };
 
+  const isRefusal = options.isRefusal ?? (() => false);
+
+  /** Writes `batch`, isolating and dropping refused events; returns what must wait for the store, if any. */
+  async function writeIsolating(batch: T[]): Promise<{ waiting: T[]; error: unknown } | null> {
+    try {
+      await options.write(batch);
+      return null;
+    } catch (error) {
+      if (!isRefusal(error)) return { waiting: batch, error };
+      if (batch.length === 1) {
+        drop(1);
+        options.onError?.(error, queue.length);
+        return null;
+      }
+      const half = batch.length >> 1;
+      const first = await writeIsolating(batch.slice(0, half));
+      if (first) return { waiting: [...first.waiting, ...batch.slice(half)], error: first.error };
+      return writeIsolating(batch.slice(half));
+    }
+  }
+
   async function writeAll(): Promise<void> {
     while (queue.length > 0) {
       const batch = queue.slice(0, batchSize);
       queue = queue.slice(batch.length);
-      try {
-        await options.write(batch);
-      } catch (error) {
+      const failed = await writeIsolating(batch);
+      if (failed) {
+        const { waiting, error } = failed;
         const room = capacity - queue.length;
-        if (room < batch.length) drop(batch.length - Math.max(room, 0));
-        queue = [...batch.slice(0, Math.max(room, 0)), ...queue];
+        if (room < waiting.length) drop(waiting.length - Math.max(room, 0));
+        queue = [...waiting.slice(0, Math.max(room, 0)), ...queue];
         options.onError?.(error, queue.length);
         return;
       }

@@ -150,7 +150,7 @@ export default fp(
     });
     new Counter({
       name: 'portcullis_event_buffer_dropped_total',
-      help: 'Events dropped because their buffer was full (Postgres unreachable for long), by buffer.',
+      help: 'Events dropped because their buffer was full (Postgres unreachable for long) or Postgres refused the row, by buffer.',
       labelNames: ['buffer'] as const,
       registers: [registry],
       collect() {

@@ -7,10 +7,12 @@
 import t, { type Test } from 'tap';
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { insertBatch } from '../../src/db/batch-insert.js';
+import { createAuditWriter } from '../../src/db/audit-writer.js';
+import { insertBatch, isRowRefusal } from '../../src/db/batch-insert.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { auditLogs, authEvents } from '../../src/db/schema.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { createTestDatabase } from '../helpers/database.js';
 
 const AWKWARD = [`it's "quoted" \\ back\\slash`, 'Jürgen Weiß — 東京 🚀', '{"looks":"like json"}', '$1 and ? and %s', ' padded '];
@@ -95,6 +97,24 @@ async function contract(t: Test, handle: DatabaseHandle) {
       { appId: 'not-a-uuid', eventType: 'bad', actor: 'system', details: {} },
     ]));
     t.equal((await db.select().from(auditLogs).where(eq(auditLogs.appId, appId))).length, 0, 'nothing of the failed batch was written');
+  });
+
+  t.test('the audit writer drops only the row Postgres refuses, and the trail behind it goes on', async (t) => {
+    const appId = randomUUID();
+    const errors: unknown[] = [];
+    const writer = createAuditWriter({ db, clock: systemClock, intervalMs: 60_000, onError: (error) => errors.push(error) });
+    t.teardown(() => writer.close());
+    for (let i = 0; i < 6; i++) writer.record({ appId: i === 3 ? 'not-a-uuid' : appId, eventType: `refusal.${i}`, actor: 'system' });
+    await writer.flush();
+    const stored = await db.select().from(auditLogs).where(eq(auditLogs.appId, appId)).orderBy(auditLogs.eventType);
+    t.strictSame(stored.map((row) => row.eventType), ['refusal.0', 'refusal.1', 'refusal.2', 'refusal.4', 'refusal.5'], 'every other row of the batch was written');
+    t.equal(writer.buffer.dropped, 1, 'the refused row is counted as dropped');
+    t.equal(writer.buffer.pending, 0, 'and not retried for ever');
+    t.equal(errors.length, 1, 'and reported');
+    t.ok(isRowRefusal(errors[0]), 'as a refusal of the row (SQLSTATE class 22)');
+    writer.record({ appId, eventType: 'refusal.later', actor: 'system' });
+    await writer.flush();
+    t.equal((await db.select().from(auditLogs).where(eq(auditLogs.appId, appId))).length, 6, 'a later event is written');
   });
 }
 
