@@ -11,6 +11,11 @@ import { adminEnv, login, me, refresh, refreshCookieOf, registerAdmin, registerU
 
 const SECOND = 1000;
 
+// Every case starts and migrates its own PGlite instance: ~5 s each on an idle machine, and up to
+// twice that while the rest of the suite shares the 2 cores; a CI run was cut off by tap's default
+// budget at 68 s, in the tenth case.
+t.setTimeout(180_000);
+
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const roleOf = (token: string): string => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).role;
 
