@@ -27,8 +27,10 @@ interface SmokeReport {
   targets: Array<{ target: string; pass: boolean | null }>;
 }
 
-// About 40 s on an idle 2-core machine; the margin is for a machine busy with the rest of the suite.
-t.setTimeout(90_000);
+// About 65 s alone on an idle 2-core machine, 65-71 s in CI runs while the rest of the suite shares the
+// cores (the storm's solo slices and the second session population added ~15 s); the budget
+// leaves room for a slower machine.
+t.setTimeout(150_000);
 
 t.test('npm run bench -- --smoke completes and reports every scenario, error-free', async (t) => {
   const outDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-smoke-'));
