@@ -4,8 +4,9 @@
  * Postgres and no event is lost on a clean shutdown.
  */
 import type { Clock } from '../lib/clock.js';
+import { isRowRefusal } from '../lib/dependency-errors.js';
 import { createEventBuffer, type EventBuffer } from '../lib/event-buffer.js';
-import { insertBatch, isRowRefusal } from './batch-insert.js';
+import { insertBatch } from './batch-insert.js';
 import type { Db } from './client.js';
 import { auditLogs } from './schema.js';
 

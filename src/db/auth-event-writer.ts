@@ -8,8 +8,9 @@
  */
 import { lt } from 'drizzle-orm';
 import type { Clock } from '../lib/clock.js';
+import { isRowRefusal } from '../lib/dependency-errors.js';
 import { createEventBuffer } from '../lib/event-buffer.js';
-import { insertBatch, isRowRefusal } from './batch-insert.js';
+import { insertBatch } from './batch-insert.js';
 import type { Db } from './client.js';
 import { authEvents } from './schema.js';
 

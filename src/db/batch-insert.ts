@@ -78,17 +78,3 @@ export async function insertBatch<T extends PgTable>(db: Db, table: T, rows: Rea
   const types = present.map((column) => `"${column.name}" ${column.sqlType}`).join(', ');
   await db.execute(sql`insert into ${sql.raw(plan.table)} (${sql.raw(names)}) select ${sql.raw(names)} from jsonb_to_recordset(${toSafeJson(records)}::jsonb) as batch(${sql.raw(types)})`);
 }
-
-/**
- * Whether Postgres refused a batch for a value in it (SQLSTATE class 22, data exception, or 23,
- * integrity constraint violation): a row it will refuse on every retry, unlike a connection,
- * timeout or missing-column failure, which would refuse every row alike. The event buffer isolates
- * and drops such rows (src/lib/event-buffer.ts). Drizzle wraps the driver's error as its cause.
- */
-export function isRowRefusal(error: unknown): boolean {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
-  }
-  return false;
-}

@@ -6,8 +6,8 @@
  * late (a retried batch) never overwrites a newer one.
  */
 import { sql } from 'drizzle-orm';
+import { isRowRefusal } from '../lib/dependency-errors.js';
 import { createEventBuffer, type EventBuffer } from '../lib/event-buffer.js';
-import { isRowRefusal } from './batch-insert.js';
 import type { Db } from './client.js';
 
 export interface LoginStamps {

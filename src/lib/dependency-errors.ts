@@ -32,5 +32,18 @@ export function isDependencyUnavailable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * The opposite case for Postgres: it refused a write for a value in it (SQLSTATE class 22, data
+ * exception, or 23, integrity constraint violation), a row it will refuse on every retry, unlike a
+ * connection, timeout or missing-column failure, which would refuse every row alike. The event
+ * buffers isolate and drop such rows (src/lib/event-buffer.ts).
+ */
+export function isRowRefusal(error: unknown): boolean {
+  for (const candidate of causes(error)) {
+    if (typeof candidate.code === 'string' && /^2[23][0-9A-Z]{3}$/.test(candidate.code)) return true;
+  }
+  return false;
+}
+
 /** Seconds a client should wait before retrying after a 503 for an unreachable dependency. */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;

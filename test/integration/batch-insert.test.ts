@@ -8,11 +8,12 @@ import t, { type Test } from 'tap';
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { createAuditWriter } from '../../src/db/audit-writer.js';
-import { insertBatch, isRowRefusal } from '../../src/db/batch-insert.js';
+import { insertBatch } from '../../src/db/batch-insert.js';
 import { type DatabaseHandle, openDatabase } from '../../src/db/client.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { auditLogs, authEvents } from '../../src/db/schema.js';
 import { systemClock } from '../../src/lib/clock.js';
+import { isRowRefusal } from '../../src/lib/dependency-errors.js';
 import { createTestDatabase } from '../helpers/database.js';
 
 const AWKWARD = [`it's "quoted" \\ back\\slash`, 'Jürgen Weiß — 東京 🚀', '{"looks":"like json"}', '$1 and ? and %s', ' padded '];
