@@ -233,18 +233,10 @@ async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec:
   });
 }
 
-/** Several loads at once against one server (the login storm): each measured on its own. */
-export async function runConcurrent(specs: LoadSpec[], durationSec: number, warmupSec: number): Promise<{ results: LoadResult[]; serverCpuUsPerReq: number }> {
-  const measurements = specs.map(() => new Measurement());
-  await measureSlice(specs, measurements, durationSec, warmupSec);
-  const micros = measurements.reduce((sum, m) => sum + m.serverMicros, 0);
-  const requests = measurements.reduce((sum, m) => sum + m.requests, 0);
-  return { results: measurements.map((m, index) => m.result(specs[index]!)), serverCpuUsPerReq: micros / Math.max(1, requests) };
-}
-
+/** One load, measured in one slice after its warm-up. */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { results } = await runConcurrent([spec], spec.durationSec, spec.warmupSec);
-  return results[0]!;
+  const [run] = await runRotation([[spec]], 1, 0);
+  return run!.results[0]!;
 }
 
 /**
