@@ -13,6 +13,7 @@ import { toPieces } from './listpack-pieces.js';
 import {
   ACCESS_FIELDS,
   clip,
+  CREATE_SCRIPT,
   DISABLE_ALL_SCRIPT,
   END_DISABLED_SCRIPT,
   GET_SCRIPT,
@@ -25,6 +26,11 @@ import {
   ROTATE_SCRIPT,
   UPDATE_PROFILE_SCRIPT,
 } from './session-scripts.js';
+
+/** Appends `name`'s pieces to HSET's field/value list. */
+function pushPieces(fields: (string | number)[], name: string, value: string): void {
+  for (const [field, piece] of toPieces(name, value)) fields.push(field, piece);
+}
 
 /** `values` in INFO_FIELDS order, pieces joined. The user id comes from the key, not the record. */
 function toInfo(userId: string, sessionId: string, values: readonly (string | null)[]): SessionInfo | null {
@@ -73,6 +79,7 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
   if (keys.session('u', 's') !== `${keys.session('u', '')}s`) throw new Error('keys.session must end with the session id');
   if (keys.sessionGrace('u', 's') !== `${keys.sessionGrace('u', '')}s`) throw new Error('keys.sessionGrace must end with the session id');
 
+  const createScript = defineScript(client, 'portcullisSessionCreate', CREATE_SCRIPT, 3);
   const rotateScript = defineScript(client, 'portcullisSessionRotate', ROTATE_SCRIPT, 3);
   const revokeScript = defineScript(client, 'portcullisSessionRevoke', REVOKE_SCRIPT, 2);
   const getScript = defineScript(client, 'portcullisSessionGet', GET_SCRIPT, 1);
@@ -87,39 +94,24 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
     toInfo(userId, sessionId, (await getScript(keys.session(userId, sessionId), ...INFO_FIELDS)) as (string | null)[]);
 
   return {
-    /**
-     * MULTI: hash, its expiry, the index entry and the index's own expiry land together or not at
-     * all. Free text goes in 64-byte pieces so the hash stays a listpack (session-scripts.ts).
-     */
+    /** One script (CREATE_SCRIPT). Free text goes in 64-byte pieces so the hash stays a listpack (session-scripts.ts). */
     async create(s) {
-      const key = keys.session(s.userId, s.sessionId);
-      const index = keys.userSessions(s.userId);
-      const results = await client
-        .multi()
-        .del(key, keys.sessionGrace(s.userId, s.sessionId))
-        .hset(key, {
-          role: s.role,
-          ...Object.fromEntries(toPieces('em', s.email)),
-          ...(s.name !== null ? Object.fromEntries(toPieces('nm', s.name)) : {}),
-          st: 'active',
-          ca: s.createdAt,
-          lu: s.createdAt,
-          ea: s.expiresAt,
-          rea: s.refreshExpiresAt,
-          ...Object.fromEntries(toPieces('ip', clip(s.ip, MAX_IP_LENGTH))),
-          ...Object.fromEntries(toPieces('ua', clip(s.userAgent, MAX_USER_AGENT_LENGTH))),
-          cur: s.refreshTokenHash,
-        })
-        .pexpireat(key, s.retainUntil)
-        // Ids whose records are already gone; keeps the index from growing for ever.
-        .zremrangebyscore(index, '-inf', `(${s.createdAt}`)
-        .zadd(index, s.retainUntil, s.sessionId)
-        // NX gives a new index an expiry, GT extends it to the longest-lived member (Redis >= 7.0).
-        .pexpireat(index, s.retainUntil, 'NX')
-        .pexpireat(index, s.retainUntil, 'GT')
-        .exec();
-      const failed = results?.find(([error]) => error);
-      if (!results || failed) throw failed?.[0] ?? new Error('session create transaction was aborted');
+      const fields: (string | number)[] = ['role', s.role];
+      pushPieces(fields, 'em', s.email);
+      if (s.name !== null) pushPieces(fields, 'nm', s.name);
+      fields.push('st', 'active', 'ca', s.createdAt, 'lu', s.createdAt, 'ea', s.expiresAt, 'rea', s.refreshExpiresAt);
+      pushPieces(fields, 'ip', clip(s.ip, MAX_IP_LENGTH));
+      pushPieces(fields, 'ua', clip(s.userAgent, MAX_USER_AGENT_LENGTH));
+      fields.push('cur', s.refreshTokenHash);
+      await createScript(
+        keys.session(s.userId, s.sessionId),
+        keys.sessionGrace(s.userId, s.sessionId),
+        keys.userSessions(s.userId),
+        s.retainUntil,
+        s.createdAt,
+        s.sessionId,
+        ...fields,
+      );
     },
 
     /**

@@ -91,6 +91,27 @@ local function migrateOldLayout(key)
 end`;
 
 /**
+ * KEYS: session, grace, index. ARGV: retainUntil, createdAt, sessionId, then the hash's field and
+ * value pairs (long values already in pieces). Returns 1.
+ *
+ * A new session: its hash and expiry, its index entry and the index's expiry, together, with
+ * nothing else running in between. A script rather than MULTI/EXEC: one command on the wire
+ * instead of nine, for the same isolation (Redis rolls back neither on an error mid-way, and
+ * none of these can fail on our keys but for OOM, which stops at the HSET before anything exists).
+ * The index drops ids whose records are already gone, so it does not grow for ever; its expiry is
+ * given if it has none and moved out to the longest-lived member (PEXPIREAT NX, GT: Redis >= 7.0).
+ */
+export const CREATE_SCRIPT = `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3])
+redis.call('PEXPIREAT', KEYS[3], ARGV[1], 'NX')
+redis.call('PEXPIREAT', KEYS[3], ARGV[1], 'GT')
+return 1`;
+
+/**
  * KEYS: session, index, grace. ARGV: presentedHash, nextHash, sealedSuccessor, now, graceMs,
  * refreshTtlMs, retainMs, sessionId. Returns {kind, ...fields} (see parseRotateReply).
  *

@@ -161,10 +161,11 @@ t.test('bulk changes and listing prune ids whose record is gone; create prunes l
   t.equal(await client.zscore(index, 'lapsed'), null, 'create drops scores below its createdAt');
 });
 
-t.test('round trips: getAccessState is one HMGET, get, listing and bulk changes one script each', async (t) => {
+t.test('round trips: create is one script, getAccessState one HMGET, get, listing and bulk changes one script each', async (t) => {
   const { store } = isolatedStore(t);
   const s = newSession();
   await store.create(s);
+  t.strictSame(await commandsSentBy(() => store.create(newSession({ userId: s.userId }))), ['evalsha'], 'a login writes its session in one command');
   await store.listActiveForUser(s.userId, s.createdAt); // loads the scripts on this connection
   await store.get(s.userId, s.sessionId);
   t.strictSame(await commandsSentBy(() => store.getAccessState(s.userId, s.sessionId)), ['hmget']);
