@@ -10,7 +10,7 @@
  */
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import type { Redis } from 'ioredis';
-import { mainThreadCpuMicros, processCpuMicros } from './processes.js';
+import { mainThreadCpuMicros, mainThreadSwitches, processCpuMicros } from './processes.js';
 
 export interface RequestShape {
   method: 'GET' | 'POST';
@@ -49,6 +49,9 @@ export interface LoadResult {
   serverCpuUsPerReq: number;
   /** The part of it spent on the server's main thread (its event loop), hashing workers left out. */
   eventLoopCpuUsPerReq: number;
+  /** How often per request the event loop slept and woke up again (voluntary context switches), and was preempted. */
+  eventLoopSleepsPerReq: number;
+  eventLoopPreemptionsPerReq: number;
   redisCpuUsPerReq: number | null;
   postgresCpuUsPerReq: number | null;
   loadgenCpuUsPerReq: number;
@@ -155,6 +158,8 @@ class Measurement {
   failedChecks = 0;
   serverMicros = 0;
   eventLoopMicros = 0;
+  eventLoopSleeps = 0;
+  eventLoopPreemptions = 0;
   redisMicros: number | null = 0;
   postgresMicros: number | null = 0;
   loadgenMicros = 0;
@@ -191,6 +196,8 @@ class Measurement {
       outcomes,
       serverCpuUsPerReq: perRequest(this.serverMicros),
       eventLoopCpuUsPerReq: perRequest(this.eventLoopMicros),
+      eventLoopSleepsPerReq: perRequest(this.eventLoopSleeps),
+      eventLoopPreemptionsPerReq: perRequest(this.eventLoopPreemptions),
       redisCpuUsPerReq: this.redisMicros === null ? null : perRequest(this.redisMicros),
       postgresCpuUsPerReq: this.postgresMicros === null ? null : perRequest(this.postgresMicros),
       loadgenCpuUsPerReq: perRequest(this.loadgenMicros),
@@ -204,7 +211,7 @@ class Measurement {
 async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec: number, warmupSec: number): Promise<void> {
   if (warmupSec > 0) await Promise.all(specs.map((spec) => drive(spec, warmupSec)));
   const first = specs[0]!;
-  const before = { server: processCpuMicros(first.serverPid), eventLoop: mainThreadCpuMicros(first.serverPid), redis: await redisCpuMicros(first.redis), postgres: await cpuByPid(first.postgresPids), loadgen: process.cpuUsage() };
+  const before = { server: processCpuMicros(first.serverPid), eventLoop: mainThreadCpuMicros(first.serverPid), switches: mainThreadSwitches(first.serverPid), redis: await redisCpuMicros(first.redis), postgres: await cpuByPid(first.postgresPids), loadgen: process.cpuUsage() };
   const counted = into.map((measurement) => measurement.requests);
   const started = process.hrtime.bigint();
   const runs = await Promise.all(specs.map((spec, index) => drive(spec, durationSec, (status, ms) => into[index]!.record(status, ms))));
@@ -212,6 +219,7 @@ async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec:
   const loadgen = process.cpuUsage(before.loadgen);
   const server = processCpuMicros(first.serverPid) - before.server;
   const eventLoop = mainThreadCpuMicros(first.serverPid) - before.eventLoop;
+  const switches = mainThreadSwitches(first.serverPid);
   const redisAfter = await redisCpuMicros(first.redis);
   const redis = before.redis === null || redisAfter === null ? null : redisAfter - before.redis;
   const postgres = cpuDelta(before.postgres, await cpuByPid(first.postgresPids));
@@ -227,6 +235,8 @@ async function measureSlice(specs: LoadSpec[], into: Measurement[], durationSec:
     measurement.failedChecks += run.failedChecks;
     measurement.serverMicros += server * share;
     measurement.eventLoopMicros += eventLoop * share;
+    measurement.eventLoopSleeps += (switches.sleeps - before.switches.sleeps) * share;
+    measurement.eventLoopPreemptions += (switches.preemptions - before.switches.preemptions) * share;
     measurement.redisMicros = redis === null || measurement.redisMicros === null ? null : measurement.redisMicros + redis * share;
     measurement.postgresMicros = postgres === null || measurement.postgresMicros === null ? null : measurement.postgresMicros + postgres * share;
     measurement.loadgenMicros += (loadgen.user + loadgen.system) * share;

@@ -29,6 +29,17 @@ export function mainThreadCpuMicros(pid: number): number {
   return cpuMicrosOf(`/proc/${pid}/task/${pid}/stat`);
 }
 
+/**
+ * Times the main thread went to sleep (voluntary context switches: the event loop found nothing
+ * to do and waited) and was preempted (involuntary). Each wake-up after a sleep runs on caches the
+ * other threads (argon2's workers, above all) have filled with their own data.
+ */
+export function mainThreadSwitches(pid: number): { sleeps: number; preemptions: number } {
+  const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { sleeps: field('voluntary_ctxt_switches'), preemptions: field('nonvoluntary_ctxt_switches') };
+}
+
 function cpuMicrosOf(statFile: string): number {
   const stat = readFileSync(statFile, 'utf8');
   // The command name (field 2) may contain spaces; count fields after its closing parenthesis.

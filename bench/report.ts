@@ -112,7 +112,7 @@ export function targetLines(report: Omit<BenchReport, 'targets' | 'notes' | 'met
 
 function scenarioTable(rows: ScenarioRow[]): string {
   const out = [
-    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req (event loop) | CPU vs baseline | Redis / PG CPU µs/req | load-gen CPU µs/req | baseline | baseline req/s, interleaved | ratio | target | result |',
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req (event loop; its sleeps, preemptions per req) | CPU vs baseline | Redis / PG CPU µs/req | load-gen CPU µs/req | baseline | baseline req/s, interleaved | ratio | target | result |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|',
   ];
   for (const row of rows) {
@@ -126,7 +126,7 @@ function scenarioTable(rows: ScenarioRow[]): string {
     const pass = row.target ? verdict(r.errors > 0 ? false : row.pass) : '';
     const cpuRatio = base ? `${fixed(r.serverCpuUsPerReq / base.serverCpuUsPerReq, 1)}x` : '';
     out.push(
-      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} (${whole(r.eventLoopCpuUsPerReq)}) | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${base ? whole(base.rps) : ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
+      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} (${whole(r.eventLoopCpuUsPerReq)}; ${r.eventLoopSleepsPerReq.toFixed(1)}, ${r.eventLoopPreemptionsPerReq.toFixed(1)}) | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${base ? whole(base.rps) : ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
     );
   }
   return out.join('\n');

@@ -28,7 +28,7 @@ import {
   prepareDatabase,
   startSessions,
 } from './data.js';
-import { type LoadSpec, prime, runInterleaved, runLoad, runRotation } from './load.js';
+import { type LoadResult, type LoadSpec, prime, runInterleaved, runLoad, runRotation } from './load.js';
 import { createFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
 import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
@@ -37,6 +37,8 @@ import { defineScenarios, type Pools, type ScenarioDef, stormLoads, TokenQueue }
 import { GET_KEY_INFIX, GET_KEY_TAIL, loadSettings, serviceOverrides } from './settings.js';
 
 const settings = loadSettings(process.argv.slice(2), process.env);
+/** Event-loop CPU per request, with how often it slept and woke (voluntary switches) and was preempted. */
+const eventLoop = (r: LoadResult) => `${Math.round(r.eventLoopCpuUsPerReq)} µs, ${r.eventLoopSleepsPerReq.toFixed(1)} sleeps, ${r.eventLoopPreemptionsPerReq.toFixed(1)} preemptions`;
 const log = (message: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 const wants = (id: string) => !settings.only || settings.only.test(id);
 const prefix = `bench:${settings.runId}:`;
@@ -268,7 +270,7 @@ async function main(): Promise<number> {
       }
       if (noAllowlist) await noAllowlist.stop();
       const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
-      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}, server CPU ${Math.round(row.result.serverCpuUsPerReq)} µs/req (event loop ${Math.round(row.result.eventLoopCpuUsPerReq)})${row.pairedBaseline ? ` vs ${Math.round(row.pairedBaseline.serverCpuUsPerReq)} (${Math.round(row.pairedBaseline.eventLoopCpuUsPerReq)})` : ''}${ratio}`);
+      log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}, server CPU ${Math.round(row.result.serverCpuUsPerReq)} µs/req (event loop ${eventLoop(row.result)})${row.pairedBaseline ? ` vs ${Math.round(row.pairedBaseline.serverCpuUsPerReq)} (${eventLoop(row.pairedBaseline)})` : ''}${ratio}`);
     }
 
     // 4. /me while logins saturate the service, in slices alternating with each load alone.

@@ -19,7 +19,7 @@ const SCENARIOS = [
 
 interface SmokeReport {
   meta: { smoke: boolean };
-  rows: Array<{ id: string; unavailable?: string; result: { requests: number; errors: number; outcomes: Record<string, number> } | null }>;
+  rows: Array<{ id: string; unavailable?: string; result: { requests: number; errors: number; outcomes: Record<string, number>; eventLoopSleepsPerReq: number; eventLoopPreemptionsPerReq: number } | null }>;
   storm: Record<'me' | 'login' | 'meSolo' | 'loginSolo', { requests: number; errors: number }> | null;
   memory: { sessions: { bytesPerItem: number }; appTokens: { bytesPerItem: number } } | null;
   scale: { small: { requests: number; errors: number }; large: { requests: number; errors: number } } | null;
@@ -66,6 +66,8 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
     }
     t.ok(row.result && row.result.requests > 0, `${row.id} was answered`);
     t.equal(row.result?.errors, 0, `${row.id} without errors ${JSON.stringify(row.result?.outcomes)}`);
+    const switches = [row.result?.eventLoopSleepsPerReq, row.result?.eventLoopPreemptionsPerReq];
+    t.ok(switches.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0), `${row.id}: the event loop's sleeps and preemptions were read from /proc ${JSON.stringify(switches)}`);
   }
   const loads = { 'storm /me': report.storm?.me, 'storm login': report.storm?.login, 'storm /me alone': report.storm?.meSolo, 'storm login alone': report.storm?.loginSolo, 'scale small': report.scale?.small, 'scale large': report.scale?.large };
   for (const [name, load] of Object.entries(loads)) {
