@@ -82,7 +82,7 @@ export function coalesceWrites(client: Redis): void {
   };
   client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
     // A pipeline or MULTI passes its own collecting stream and writes the whole batch to the socket
-    // once its last command is in: corked too, that write joins the turn's (a login's session MULTI
+    // once its last command is in: corked too, that write joins the turn's (before, each MULTI
     // was its own syscall).
     if (corked === null && client.status === 'ready') {
       const socket = (client as unknown as { stream: { cork(): void; uncork(): void } }).stream;

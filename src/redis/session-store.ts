@@ -105,7 +105,7 @@ export interface ProfileChanges {
 }
 
 export interface SessionStore {
-  /** Writes the session and adds it to the user's index, atomically (MULTI); the key expires at retainUntil. */
+  /** Writes the session and adds it to the user's index, atomically (one script on Redis); the key expires at retainUntil. */
   create(session: NewSession): Promise<void>;
 
   /** One read (HMGET) of the fields the access guard checks; null when the record no longer exists. */
