@@ -96,12 +96,14 @@ end`;
  *
  * A new session: its hash and expiry, its index entry and the index's expiry, together, with
  * nothing else running in between. A script rather than MULTI/EXEC: one command on the wire
- * instead of nine, for the same isolation (Redis rolls back neither on an error mid-way, and
- * none of these can fail on our keys but for OOM, which stops at the HSET before anything exists).
+ * instead of nine, for the same isolation. The shebang (Redis >= 7.0) declares a script that
+ * writes, so over maxmemory Redis refuses it before it starts, as it refused the MULTI; without
+ * one Redis checks memory only until a script's first write (the DEL) and would then write the
+ * session past the limit. None of these commands can fail on our keys otherwise.
  * The index drops ids whose records are already gone, so it does not grow for ever; its expiry is
  * given if it has none and moved out to the longest-lived member (PEXPIREAT NX, GT: Redis >= 7.0).
  */
-export const CREATE_SCRIPT = `
+export const CREATE_SCRIPT = `#!lua
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
@@ -161,13 +163,20 @@ redis.call('DEL', KEYS[3])
 return {'reused'}`;
 
 /** Lua: ends the session whose hash is `key` (status, reason), dropping its digests and grace key `grace`. */
+/**
+ * Shebang of the scripts that end sessions: they run over maxmemory too (allow-oom, Redis >= 7.0).
+ * A logout, a revocation or a disabled account must take effect when Redis is full, and these
+ * scripts free more (the token digests and the grace key) than the status and reason they write.
+ * Without it Redis refuses a script whose first write is an HSET once memory is over the limit.
+ */
+const ENDS_SESSIONS = '#!lua flags=allow-oom\n';
+
 const endSession = (status: string, reason: string) => `redis.call('HSET', key, 'st', '${status}', 'rr', ${reason})
     redis.call('HDEL', key, 'cur', 'prev', 'ra', 'succ')
     redis.call('DEL', grace)`;
 
 /** KEYS: session, grace. ARGV: reason. Returns 1 when the session was active; never overwrites a reason. */
-export const REVOKE_SCRIPT = `
-local key, grace = KEYS[1], KEYS[2]
+export const REVOKE_SCRIPT = `${ENDS_SESSIONS}local key, grace = KEYS[1], KEYS[2]
 if redis.call('HGET', key, 'st') ~= 'active' then return 0 end
 ${endSession('revoked', 'ARGV[1]')}
 return 1`;
@@ -196,13 +205,13 @@ return n`;
 const forEachActiveSession = (action: string, prelude = '') => forEachSessionWithStatus('active', action, prelude);
 
 /** Turns disabled sessions into revoked ones (reason kept). Returns how many. */
-export const END_DISABLED_SCRIPT = forEachSessionWithStatus('disabled', `redis.call('HSET', key, 'st', 'revoked')`);
+export const END_DISABLED_SCRIPT = ENDS_SESSIONS + forEachSessionWithStatus('disabled', `redis.call('HSET', key, 'st', 'revoked')`);
 
 /** ARGV[3]: reason. Returns how many sessions were revoked. */
-export const REVOKE_ALL_SCRIPT = forEachActiveSession(endSession('revoked', 'ARGV[3]'));
+export const REVOKE_ALL_SCRIPT = ENDS_SESSIONS + forEachActiveSession(endSession('revoked', 'ARGV[3]'));
 
 /** Returns how many sessions were disabled. */
-export const DISABLE_ALL_SCRIPT = forEachActiveSession(endSession('disabled', "'account_disabled'"));
+export const DISABLE_ALL_SCRIPT = ENDS_SESSIONS + forEachActiveSession(endSession('disabled', "'account_disabled'"));
 
 /**
  * ARGV[3]: role ('' keeps it); ARGV[4]: name mode ('keep', 'set' or 'clear'); ARGV[5...]: the new

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { commandsSentBy as commandsSentByClient, deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import type { Test } from 'tap';
+import { createRedisServer } from '../helpers/redis-server.js';
 import { createKeys } from '../../src/redis/keys.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { createRedisSessionStore } from '../../src/redis/redis-session-store.js';
@@ -218,4 +219,44 @@ t.test('concurrent rotations from separate connections fork nothing', async (t) 
   const winner = inputs[results.findIndex((r) => r.kind === 'rotated')];
   t.equal(results.filter((r) => r.kind === 'rotated').length, 1);
   t.ok(results.every((r) => r.kind === 'rotated' || (r.kind === 'replayed' && r.sealedSuccessor === winner?.sealedSuccessor)));
+});
+
+t.test('over maxmemory a new session is refused whole: nothing is written', async (t) => {
+  const server = await createRedisServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  const keys = createKeys(uniquePrefix());
+  const store = createRedisSessionStore({ client: redis, keys });
+  const s = newSession();
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await redis.config('SET', 'maxmemory', '1');
+  await t.rejects(store.create(s), /OOM/, 'Redis refuses the write');
+  t.equal(await redis.exists(keys.session(s.userId, s.sessionId), keys.userSessions(s.userId)), 0, 'neither the session nor its index entry exists');
+  await redis.config('SET', 'maxmemory', '0');
+  await store.create(s);
+  t.equal(await redis.exists(keys.session(s.userId, s.sessionId), keys.userSessions(s.userId)), 2, 'with memory again the same session is written');
+});
+
+t.test('over maxmemory sessions still end: revoke, revoke all and disable all run', async (t) => {
+  const server = await createRedisServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  const store = createRedisSessionStore({ client: redis, keys: createKeys(uniquePrefix()) });
+  const one = newSession();
+  const all = newSession();
+  const disabled = newSession();
+  for (const s of [one, all, disabled]) await store.create(s);
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await redis.config('SET', 'maxmemory', '1');
+  await t.rejects(store.create(newSession()), /OOM/, 'Redis is over its limit: new sessions are refused');
+  t.equal(await store.revoke(one.userId, one.sessionId, 'logout'), true, 'a logout revokes');
+  t.equal(await store.revokeAllForUser(all.userId, 'logout_all'), 1, 'logging out everywhere revokes');
+  t.equal(await store.disableAllForUser(disabled.userId), 1, 'disabling the account ends its sessions');
+  t.match(await store.getAccessState(one.userId, one.sessionId), { status: 'revoked', revokedReason: 'logout' });
+  t.match(await store.getAccessState(all.userId, all.sessionId), { status: 'revoked', revokedReason: 'logout_all' });
+  t.match(await store.getAccessState(disabled.userId, disabled.sessionId), { status: 'disabled' });
 });
