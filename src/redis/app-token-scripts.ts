@@ -170,6 +170,15 @@ local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], top[2])
 return {'issued', throttle, record, app.code}`;
 
+/**
+ * KEYS: snapshot. ARGV: its JSON. A SET without expiry (clearing any TTL a previous value had),
+ * allowed over maxmemory (Redis >= 7.0): suspending or revoking an app rewrites its snapshot, and
+ * that must land when Redis is full, which is when a flood or a leaked secret is most likely
+ * being answered. Admin writes are rare and one snapshot is a few hundred bytes.
+ */
+export const PUT_SNAPSHOT_SCRIPT = `#!lua flags=allow-oom
+return redis.call('SET', KEYS[1], ARGV[1])`;
+
 /** KEYS: index. ARGV: token key base. Returns how many token keys existed and were deleted. */
 export const REVOKE_ALL_SCRIPT = `
 local n = 0

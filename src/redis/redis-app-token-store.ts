@@ -14,6 +14,7 @@ import {
   decodeTokenRecord,
   encodeSnapshot,
   ISSUE_SCRIPT,
+  PUT_SNAPSHOT_SCRIPT,
   REVOKE_ALL_SCRIPT,
 } from './app-token-scripts.js';
 
@@ -75,11 +76,12 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
   // Key count varies: 3 of the app's, then the throttle counters the caller passes.
   const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT);
   const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
+  const putSnapshotScript = defineScript(client, 'portcullisAppSnapshotPut', PUT_SNAPSHOT_SCRIPT, 1);
 
   return {
-    /** One SET without expiry (clears any TTL a previous value had). */
+    /** One script: a SET that also lands over maxmemory (PUT_SNAPSHOT_SCRIPT). */
     async putSnapshot(snapshot) {
-      await client.set(keys.appSnapshot(snapshot.id), encodeSnapshot(snapshot));
+      await putSnapshotScript(keys.appSnapshot(snapshot.id), encodeSnapshot(snapshot));
     },
 
     /** One GET. */
