@@ -1,11 +1,15 @@
 /**
  * Recognises failures of our dependencies being unreachable (as opposed to bugs), so they answer
  * 503 with Retry-After instead of 500: Redis down, in a blackhole (command timeout) or refusing
- * connections; Postgres refusing, dropping or timing out connections. Errors Redis or Postgres
- * answer about a query itself (wrong type, constraint violations, syntax) are not in this set.
+ * connections, or answering that it cannot serve now (over maxmemory, loading its dataset, busy
+ * in a script, a replica after a failover, a cluster resharding); Postgres refusing, dropping or
+ * timing out connections. Errors Redis or Postgres answer about a query itself (wrong type,
+ * constraint violations, syntax) are not in this set.
  */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 const POSTGRES_CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
+/** Redis error replies (the prefix of ReplyError's message) that say "not now", not "not this". */
+const REDIS_TRY_LATER = /^(OOM|LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /;
 const REDIS_UNAVAILABLE_MESSAGES = [
   "Stream isn't writeable and enableOfflineQueue options is false",
   'Command timed out',
@@ -28,6 +32,7 @@ export function isDependencyUnavailable(error: unknown): boolean {
     if (/^08...$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
     if (candidate.name === 'MaxRetriesPerRequestError') return true;
     if (typeof candidate.message === 'string' && REDIS_UNAVAILABLE_MESSAGES.includes(candidate.message)) return true;
+    if (candidate.name === 'ReplyError' && typeof candidate.message === 'string' && REDIS_TRY_LATER.test(candidate.message)) return true;
   }
   return false;
 }

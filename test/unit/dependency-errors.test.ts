@@ -16,3 +16,23 @@ t.test('a refusal is never mistaken for the store being unavailable, and the rev
   t.ok(isDependencyUnavailable(withCode('08006')));
   t.notOk(isRowRefusal(withCode('08006')));
 });
+
+t.test('Redis replies that mean "not now" are unavailability; replies about the command are not', async (t) => {
+  const reply = (message: string) => Object.assign(new Error(message), { name: 'ReplyError' });
+  for (const message of [
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    'LOADING Redis is loading the dataset in memory',
+    'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.',
+    "READONLY You can't write against a read only replica.",
+    'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no.',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+    'CLUSTERDOWN The cluster is down',
+  ]) {
+    t.ok(isDependencyUnavailable(reply(message)), message.split(' ')[0]);
+  }
+  t.ok(isDependencyUnavailable(new Error('login failed', { cause: reply('OOM command not allowed') })), 'as a cause');
+  for (const message of ['WRONGTYPE Operation against a key holding the wrong kind of value', "ERR unknown command 'FOO'", 'NOSCRIPT No matching script.']) {
+    t.notOk(isDependencyUnavailable(reply(message)), message.split(' ')[0]);
+  }
+  t.notOk(isDependencyUnavailable(new Error('OOM in our own code')), 'only a Redis reply, not any error whose text starts so');
+});

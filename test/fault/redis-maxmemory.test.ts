@@ -1,0 +1,68 @@
+/**
+ * Redis over maxmemory (noeviction): what would grow it answers 503 with Retry-After, never a
+ * 500, and changes nothing; what ends a session (a logout) still lands. The request rate limit
+ * cannot count either, and fails closed like a Redis outage.
+ */
+import { Redis } from 'ioredis';
+import t from 'tap';
+import type { Test } from 'tap';
+import { buildTestApp } from '../helpers/app.js';
+import { me, registerUser } from '../helpers/factories.js';
+import { createRedisServer } from '../helpers/redis-server.js';
+
+async function fullRedis(t: Test) {
+  const server = await createRedisServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  return {
+    url: server.url,
+    redis,
+    async fill() {
+      await redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await redis.config('SET', 'maxmemory', '1');
+    },
+    free: () => redis.config('SET', 'maxmemory', '0'),
+  };
+}
+
+t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revokes', async (t) => {
+  const store = await fullRedis(t);
+  // The harness's address is allowlisted, so the session store is what meets the full Redis.
+  const { app } = await buildTestApp(t, { env: { REDIS_URL: store.url, RATE_LIMIT_ALLOWLIST: '127.0.0.1' } });
+  const user = await registerUser(app);
+  const other = await registerUser(app);
+  const keysBefore = (await store.redis.keys('*')).sort();
+
+  await store.fill();
+  const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: user.email, password: user.password } });
+  t.equal(login.statusCode, 503, `a new session cannot be stored: unavailable, not a 500 ${login.body}`);
+  t.equal(login.json().code, 'SERVICE_UNAVAILABLE');
+  t.equal(login.headers['retry-after'], '5');
+  t.notOk(login.headers['set-cookie'], 'no refresh cookie for a session that does not exist');
+  t.strictSame((await store.redis.keys('*')).sort(), keysBefore, 'nothing was written');
+
+  t.equal((await me(app, user.accessToken)).statusCode, 200, 'existing sessions keep working');
+  const logout = await app.inject({ method: 'POST', url: '/api/auth/logout', cookies: { [app.config.REFRESH_COOKIE_NAME]: user.refreshToken } });
+  t.equal(logout.statusCode, 200, `logout lands while Redis is full ${logout.body}`);
+  t.equal((await me(app, user.accessToken)).json().code, 'SESSION_REVOKED', 'and the access token stops at once');
+  t.equal((await me(app, other.accessToken)).statusCode, 200, 'other sessions are untouched');
+
+  await store.free();
+  const again = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: user.email, password: user.password } });
+  t.equal(again.statusCode, 200, 'with memory again the login works');
+});
+
+t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, never a 500 or a pass', async (t) => {
+  const store = await fullRedis(t);
+  const { app } = await buildTestApp(t, { env: { REDIS_URL: store.url } });
+  const user = await registerUser(app);
+  await store.fill();
+  const response = await me(app, user.accessToken);
+  t.equal(response.statusCode, 503, response.body);
+  t.equal(response.json().code, 'SERVICE_UNAVAILABLE');
+  t.equal(response.headers['retry-after'], '5');
+  await store.free();
+  t.equal((await me(app, user.accessToken)).statusCode, 200, 'served again once Redis has memory');
+});
