@@ -4,7 +4,7 @@
  */
 import { asc, sql } from 'drizzle-orm';
 import { type AsymmetricAlgorithm, generateSigningKey, sealPrivateKey } from '../lib/signing-key-crypto.js';
-import { scheduleAt } from '../lib/signing-key-schedule.js';
+import { CLOCK_SKEW_MS, scheduleAt } from '../lib/signing-key-schedule.js';
 import type { Db } from './client.js';
 import { type SigningKeyRow, signingKeys } from './schema.js';
 
@@ -53,15 +53,17 @@ export function createSigningKeyRepository(db: Db, encryptionKey: string) {
 
     /**
      * Start-up: makes sure a key of `algorithm` signs now or soon. With no key able to sign, one is
-     * created that signs at once (nothing can have cached a JWKS without it yet); when the active
-     * key has another algorithm (JWT_ALGORITHM changed), one is scheduled like a rotation.
-     * Returns the key it created, if any.
+     * created that signs at once (nothing can have cached a JWKS without it yet), dated CLOCK_SKEW_MS
+     * back: an instance whose clock runs behind, or that read its clock before the creator
+     * committed, must see it active too, or it would create a second key and, until its clock
+     * caught up, have none to sign with. When the active key has another algorithm (JWT_ALGORITHM
+     * changed), one is scheduled like a rotation. Returns the key it created, if any.
      */
     async ensure(algorithm: AsymmetricAlgorithm, now: Date, publishDelayMs: number, accessTtlMs: number): Promise<SigningKeyRow | null> {
       return locked(async (tx) => {
         const states = scheduleAt((await this.list(tx)).map((row) => ({ ...row, activatesAt: row.activatesAt.getTime() })), now.getTime(), accessTtlMs);
         const active = states.find((state) => state.status === 'active');
-        if (!active) return insert({ algorithm, activatesAt: now, createdBy: 'system' }, tx);
+        if (!active) return insert({ algorithm, activatesAt: new Date(now.getTime() - CLOCK_SKEW_MS), createdBy: 'system' }, tx);
         const upcoming = states.filter((state) => state.status === 'pending' || state.status === 'active').at(-1)!;
         if (upcoming.key.algorithm === algorithm) return null;
         return insert({ algorithm, activatesAt: new Date(now.getTime() + publishDelayMs), createdBy: 'system' }, tx);

@@ -75,6 +75,23 @@ t.test('instances starting together on a database without keys create exactly on
   for (const app of apps) t.equal(app.signingKeys.signingKeyAt(Date.now()).kid, rows[0]!.kid);
 });
 
+t.test('an instance whose clock runs behind adopts the first key instead of creating a second', async (t) => {
+  // Also what happens on one host when the later instance read its clock before the first one
+  // committed: the first key's activation is then in the later one's future.
+  const database = await createTestDatabase();
+  t.teardown(() => database.drop());
+  await withSql(database.url, (sql) => sql`delete from signing_keys`);
+  const ahead = createManualClock();
+  const behind = createManualClock(ahead.now() - 30_000);
+  const first = await buildTestApp(t, { clock: ahead, env: { DATABASE_URL: database.url } });
+  const second = await buildTestApp(t, { clock: behind, env: { DATABASE_URL: database.url, REDIS_KEY_PREFIX: first.config.REDIS_KEY_PREFIX } });
+  const rows = await withSql(database.url, (sql) => sql`select kid from signing_keys`);
+  t.equal(rows.length, 1, 'one key');
+  const user = await registerUser(second.app);
+  t.equal(kidOf(user.accessToken), rows[0]!.kid, 'the instance behind signs with it at once');
+  t.equal((await me(first.app, user.accessToken)).statusCode, 200, 'and the other verifies its tokens');
+});
+
 t.test('changing JWT_ALGORITHM schedules a key of the new algorithm like a rotation', async (t) => {
   const clock = createManualClock();
   const first = await buildTestApp(t, { clock });
