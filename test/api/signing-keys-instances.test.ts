@@ -2,7 +2,7 @@
  * Signing keys across instances and settings: several instances on one database, concurrent
  * start-up, algorithm changes, ES256, HS256 and a wrong encryption key.
  */
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import t from 'tap';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -11,29 +11,8 @@ import { SigningKeyUnsealError } from '../../src/lib/signing-key-crypto.js';
 import { buildTestApp, testEnv } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { adminEnv, login, me, registerAdmin, registerUser } from '../helpers/factories.js';
+import { auth, jwksOf, KEYS, kidOf, verifiesWithJose } from './signing-keys-helpers.js';
 import { withSql } from './v3-helpers.js';
-
-const JWKS = '/.well-known/jwks.json';
-const KEYS = '/api/admin/signing-keys';
-const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-
-const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
-
-async function jwksOf(app: import('fastify').FastifyInstance) {
-  const response = await app.inject({ method: 'GET', url: JWKS });
-  return { response, keys: response.json().keys as Array<Record<string, unknown>> };
-}
-
-async function verifiesWithJose(app: import('fastify').FastifyInstance, token: string) {
-  const { keys } = await jwksOf(app);
-  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet({ keys: keys as never }), {
-    issuer: app.config.ISSUER,
-    audience: app.config.JWT_AUDIENCE,
-    typ: 'at+jwt',
-    currentDate: new Date(app.clock.now()),
-  });
-  return { payload, protectedHeader };
-}
 
 t.test('instances sharing a database agree on the keys: a rotation on one reaches the other by reload', async (t) => {
   const clockA = createManualClock();

@@ -2,35 +2,13 @@
  * Signing keys end to end through the app: the JWKS, rotation with its publish delay, retirement,
  * who may rotate, and the cache never skipping the session check (more in signing-keys-instances).
  */
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import t from 'tap';
 import { createManualClock } from '../../src/lib/clock.js';
 import { CLOCK_SKEW_MS } from '../../src/lib/signing-key-schedule.js';
 import { buildTestApp } from '../helpers/app.js';
 import { adminEnv, login, me, registerAdmin, registerUser } from '../helpers/factories.js';
+import { auth, jwksOf, KEYS, kidOf, verifiesWithJose } from './signing-keys-helpers.js';
 import { withSql } from './v3-helpers.js';
-
-const JWKS = '/.well-known/jwks.json';
-const KEYS = '/api/admin/signing-keys';
-const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-
-const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
-
-async function jwksOf(app: import('fastify').FastifyInstance) {
-  const response = await app.inject({ method: 'GET', url: JWKS });
-  return { response, keys: response.json().keys as Array<Record<string, unknown>> };
-}
-
-async function verifiesWithJose(app: import('fastify').FastifyInstance, token: string) {
-  const { keys } = await jwksOf(app);
-  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet({ keys: keys as never }), {
-    issuer: app.config.ISSUER,
-    audience: app.config.JWT_AUDIENCE,
-    typ: 'at+jwt',
-    currentDate: new Date(app.clock.now()),
-  });
-  return { payload, protectedHeader };
-}
 
 t.test('the JWKS publishes the signing key with Cache-Control, and only its public part', async (t) => {
   const { app, config } = await buildTestApp(t);
