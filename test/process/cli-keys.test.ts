@@ -1,38 +1,9 @@
 /** The operator CLI's signing-key commands as a child process, beside a running app. */
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, testEnv } from '../helpers/app.js';
-import { createTestDatabase } from '../helpers/database.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const run = promisify(execFile);
+import { appWithCli } from './cli-helpers.js';
 
 t.test('keys:rotate adds a pending signing key a running instance publishes after its reload; keys:list shows the schedule', async (t) => {
-  const database = await createTestDatabase();
-  const env = testEnv({ DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `t:${randomUUID().replaceAll('-', '').slice(0, 20)}:` });
-  const app = await buildApp(loadConfig(env));
-  const redis = new Redis(TEST_REDIS_URL);
-  t.teardown(async () => {
-    await app.close();
-    await deleteKeysWithPrefix(redis, env.REDIS_KEY_PREFIX!);
-    await redis.quit();
-    await database.drop();
-  });
-  const cli = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  };
+  const { app, cli } = await appWithCli(t);
   const before = JSON.parse((await cli('keys:list')).stdout) as Array<{ kid: string; status: string }>;
   t.strictSame(before.map((key) => key.status), ['active']);
 

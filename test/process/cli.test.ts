@@ -1,44 +1,11 @@
 /** The operator CLI as a child process, against the same database and Redis as a running app. */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, testEnv } from '../helpers/app.js';
-import { createTestDatabase } from '../helpers/database.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const run = promisify(execFile);
+import { appWithCli } from './cli-helpers.js';
 
 t.test('create, list, rotate and suspend apps from the command line', async (t) => {
-  const database = await createTestDatabase();
-  const env = testEnv({
-    DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `t:${randomUUID().replaceAll('-', '').slice(0, 20)}:`,
-    APP_SECRET_PEPPER: randomBytes(32).toString('base64url'),
-  });
-  const app = await buildApp(loadConfig(env));
-  const redis = new Redis(TEST_REDIS_URL);
-  t.teardown(async () => {
-    await app.close();
-    await deleteKeysWithPrefix(redis, env.REDIS_KEY_PREFIX!);
-    await redis.quit();
-    await database.drop();
-  });
-  const cli = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  };
+  const { app, cli, database } = await appWithCli(t, { APP_SECRET_PEPPER: randomBytes(32).toString('base64url') });
   const token = (clientId: string, clientSecret: string) =>
     app.inject({ method: 'POST', url: '/api/v3/auth/token', payload: { client_id: clientId, client_secret: clientSecret } });
 
