@@ -3,8 +3,10 @@
  * 503 with Retry-After instead of 500: Redis down, in a blackhole (command timeout) or refusing
  * connections, or answering that it cannot serve now (over maxmemory, loading its dataset, busy
  * in a script, a replica after a failover, a cluster resharding); Postgres refusing, dropping or
- * timing out connections. Errors Redis or Postgres answer about a query itself (wrong type,
- * constraint violations, syntax) are not in this set.
+ * timing out connections, short of resources (disk, memory, connections), or giving up on a
+ * statement that waited too long or lost a race it can win on a retry (a statement or lock
+ * timeout, a deadlock, a serialization failure). Errors Redis or Postgres answer about a query
+ * itself (wrong type, constraint violations, syntax) are not in this set.
  */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 const POSTGRES_CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
@@ -28,8 +30,11 @@ export function isDependencyUnavailable(error: unknown): boolean {
   for (const candidate of causes(error)) {
     const code = typeof candidate.code === 'string' ? candidate.code : '';
     if (NETWORK_CODES.has(code) || POSTGRES_CONNECTION_CODES.has(code)) return true;
-    // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown), 53300 (too many connections).
-    if (/^08...$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+    // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown), class 53 (insufficient
+    // resources: disk full, out of memory, too many connections), 57014 (statement timeout or
+    // cancel), 55P03 (lock timeout), 40001 and 40P01 (serialization failure, deadlock).
+    if (/^08...$/.test(code) || /^57P0[123]$/.test(code) || /^53...$/.test(code)) return true;
+    if (code === '57014' || code === '55P03' || code === '40001' || code === '40P01') return true;
     if (candidate.name === 'MaxRetriesPerRequestError') return true;
     if (typeof candidate.message === 'string' && REDIS_UNAVAILABLE_MESSAGES.includes(candidate.message)) return true;
     if (candidate.name === 'ReplyError' && typeof candidate.message === 'string' && REDIS_TRY_LATER.test(candidate.message)) return true;

@@ -36,3 +36,8 @@ t.test('Redis replies that mean "not now" are unavailability; replies about the 
   }
   t.notOk(isDependencyUnavailable(new Error('OOM in our own code')), 'only a Redis reply, not any error whose text starts so');
 });
+
+t.test('Postgres short of resources or giving up on a wait is unavailability; a bad query is not', async (t) => {
+  for (const code of ['53100', '53200', '53300', '57014', '55P03', '40001', '40P01', '57P01', '08006']) t.ok(isDependencyUnavailable(withCode(code)), code);
+  for (const code of ['42P01', '42703', '42601', '22P02', '23505', '0A000']) t.notOk(isDependencyUnavailable(withCode(code)), code);
+});
