@@ -157,12 +157,14 @@ if prev and ARGV[1] == prev and now - tonumber(ra) <= tonumber(ARGV[5]) then
   return {'replayed', f[6], f[3], f[4], succ or ''}
 end
 -- Neither current nor a fresh predecessor: someone holds a token that was already rotated.
-redis.call('HSET', KEYS[1], 'st', 'revoked', 'rr', 'reuse_detected')
+-- HDEL first: over maxmemory Redis refuses only a script's first write, and only when it may
+-- grow memory (HSET may, HDEL cannot), so the revocation lands when Redis is full; a rotation,
+-- whose first write is an HSET, is refused whole.
 redis.call('HDEL', KEYS[1], 'cur', 'prev', 'ra', 'succ')
 redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[1], 'st', 'revoked', 'rr', 'reuse_detected')
 return {'reused'}`;
 
-/** Lua: ends the session whose hash is `key` (status, reason), dropping its digests and grace key `grace`. */
 /**
  * Shebang of the scripts that end sessions: they run over maxmemory too (allow-oom, Redis >= 7.0).
  * A logout, a revocation or a disabled account must take effect when Redis is full, and these
@@ -171,6 +173,7 @@ return {'reused'}`;
  */
 const ENDS_SESSIONS = '#!lua flags=allow-oom\n';
 
+/** Lua: ends the session whose hash is `key` (status, reason), dropping its digests and grace key `grace`. */
 const endSession = (status: string, reason: string) => `redis.call('HSET', key, 'st', '${status}', 'rr', ${reason})
     redis.call('HDEL', key, 'cur', 'prev', 'ra', 'succ')
     redis.call('DEL', grace)`;

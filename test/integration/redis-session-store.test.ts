@@ -260,3 +260,27 @@ t.test('over maxmemory sessions still end: revoke, revoke all and disable all ru
   t.match(await store.getAccessState(all.userId, all.sessionId), { status: 'revoked', revokedReason: 'logout_all' });
   t.match(await store.getAccessState(disabled.userId, disabled.sessionId), { status: 'disabled' });
 });
+
+t.test('over maxmemory a rotation is refused whole, while a reused token still revokes its session', async (t) => {
+  const server = await createRedisServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  const keys = createKeys(uniquePrefix());
+  const store = createRedisSessionStore({ client: redis, keys });
+  const s = newSession();
+  await store.create(s);
+  const first = rotateInput(s, s.refreshTokenHash, s.createdAt + 1000);
+  t.match(await store.rotate(first), { kind: 'rotated' });
+  const key = keys.session(s.userId, s.sessionId);
+  const before = await redis.hgetall(key);
+
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await redis.config('SET', 'maxmemory', '1');
+  const later = first.now + first.graceMs + 1000;
+  await t.rejects(store.rotate(rotateInput(s, first.nextHash, later)), /OOM/, 'the current token cannot rotate: Redis is full');
+  t.strictSame(await redis.hgetall(key), before, 'and the refused rotation changed nothing');
+  t.match(await store.rotate(rotateInput(s, s.refreshTokenHash, later)), { kind: 'reused' }, 'the rotated-away token is reuse');
+  t.match(await store.getAccessState(s.userId, s.sessionId), { status: 'revoked', revokedReason: 'reuse_detected' }, 'and the session is revoked though Redis is full');
+});
