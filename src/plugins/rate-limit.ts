@@ -3,7 +3,8 @@
  * in-process store when running embedded). A default limit per client IP on every route, stricter
  * ones on the credential endpoints through route config (`rateLimits` from config). Exempt: the
  * health routes, and clients on RATE_LIMIT_ALLOWLIST (IPs, CIDRs, or app client_ids on the token
- * endpoint). A limit that cannot be checked because Redis is down fails closed (503), never open.
+ * endpoint). A limit that cannot be checked because Redis is down fails closed (503), never open,
+ * except on the routes that only end access (ENDS_ACCESS).
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -11,6 +12,15 @@ import fp from 'fastify-plugin';
 import { BlockList, isIP } from 'node:net';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+
+/**
+ * Route config `rateLimit` of the routes that only end access: logout, logout everywhere, ending
+ * one session, suspending or revoking an app. The usual limit, counted while Redis can count;
+ * when it cannot (a full Redis refuses the counter's write) they run anyway, because they grant
+ * nothing and their own writes are allowed over maxmemory (src/redis/session-scripts.ts), so a
+ * session or an app can still be stopped then. With Redis down they fail at their store instead.
+ */
+export const ENDS_ACCESS = { skipOnError: true } as const;
 
 const ADDRESS_CACHE_SIZE = 10_000;
 

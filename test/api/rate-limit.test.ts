@@ -70,3 +70,14 @@ t.test('refused requests count too: a flood of bad tokens on a protected route i
   t.equal(limited.statusCode, 429, 'the limit is checked before the token');
   t.equal(limited.json().code, 'RATE_LIMITED');
 });
+
+t.test('the routes that only end access are limited too, on counters of their own', async (t) => {
+  const { app } = await buildTestApp(t, { env: { RATE_LIMIT_DEFAULT: '3/1m' } });
+  const logout = () => app.inject({ method: 'POST', url: '/api/auth/logout' });
+  for (let i = 0; i < 3; i++) t.equal((await logout()).statusCode, 200);
+  const limited = await logout();
+  t.equal(limited.statusCode, 429, 'a flood of logouts is limited');
+  t.equal(limited.json().code, 'RATE_LIMITED');
+  const other = await app.inject({ method: 'GET', url: '/api/auth/me', headers: { authorization: 'Bearer not-a-token' } });
+  t.equal(other.json().code, 'TOKEN_INVALID', 'and the default counter of the other routes is its own');
+});

@@ -1,7 +1,8 @@
 /**
  * Redis over maxmemory (noeviction): what would grow it answers 503 with Retry-After, never a
- * 500, and changes nothing; what ends a session (a logout) still lands. The request rate limit
- * cannot count either, and fails closed like a Redis outage.
+ * 500, and changes nothing; what ends access (a logout, an app's suspension) still lands. The
+ * request rate limit cannot count either: it fails closed like a Redis outage, except on the
+ * routes that only end access.
  */
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -9,6 +10,7 @@ import type { Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { me, registerUser } from '../helpers/factories.js';
 import { createRedisServer } from '../helpers/redis-server.js';
+import { bearer, createApp, reactivateApp, setupV3, suspendApp } from '../api/v3-helpers.js';
 
 async function fullRedis(t: Test) {
   const server = await createRedisServer();
@@ -54,15 +56,30 @@ t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revo
   t.equal(again.statusCode, 200, 'with memory again the login works');
 });
 
-t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, never a 500 or a pass', async (t) => {
+t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, except where access only ends', async (t) => {
   const store = await fullRedis(t);
-  const { app } = await buildTestApp(t, { env: { REDIS_URL: store.url } });
+  const { app, admin } = await setupV3(t, { env: { REDIS_URL: store.url } });
   const user = await registerUser(app);
+  const other = await registerUser(app);
+  const third = await registerUser(app);
+  const integration = await createApp(app, admin.accessToken);
   await store.fill();
   const response = await me(app, user.accessToken);
   t.equal(response.statusCode, 503, response.body);
   t.equal(response.json().code, 'SERVICE_UNAVAILABLE');
   t.equal(response.headers['retry-after'], '5');
+
+  const cookie = { [app.config.REFRESH_COOKIE_NAME]: user.refreshToken };
+  t.equal((await app.inject({ method: 'POST', url: '/api/auth/logout', cookies: cookie })).statusCode, 200, 'logout is not held up by the counter');
+  t.equal((await app.inject({ method: 'POST', url: '/api/auth/logout-all', headers: bearer(other.accessToken) })).statusCode, 200, 'nor logging out everywhere');
+  const sid = JSON.parse(Buffer.from(third.accessToken.split('.')[1]!, 'base64url').toString('utf8')).sid as string;
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/auth/sessions/${sid}`, headers: bearer(third.accessToken) })).statusCode, 200, 'nor ending one session');
+  const suspended = await suspendApp(app, admin.accessToken, integration.app_id);
+  t.equal(suspended.statusCode, 200, `nor suspending an app ${suspended.body}`);
+  t.match(await app.appTokens.getSnapshot(integration.app_id), { status: 'SUSPENDED' }, 'whose snapshot refuses its tokens at once');
+  t.equal((await reactivateApp(app, admin.accessToken, integration.app_id)).statusCode, 503, 'reactivating grants access: it waits for the counter');
+
   await store.free();
-  t.equal((await me(app, user.accessToken)).statusCode, 200, 'served again once Redis has memory');
+  for (const ended of [user, other, third]) t.equal((await me(app, ended.accessToken)).json().code, 'SESSION_REVOKED');
+  t.equal((await me(app, admin.accessToken)).statusCode, 200, 'served again once Redis has memory');
 });

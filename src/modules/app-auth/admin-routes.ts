@@ -26,6 +26,7 @@ import {
   RotatedSecretSchema,
   RotateSecretBodySchema,
 } from './admin-schemas.js';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { AppAdminService } from './admin-service.js';
 import type { AppRepository } from './app-repository.js';
 import type { AuditRepository } from './audit-repository.js';
@@ -129,13 +130,14 @@ const appAdminRoutes: FastifyPluginAsyncTypebox<AppAdminRouteOptions> = async (a
     });
   });
 
-  for (const [url, change] of [
-    [ADMIN_ROUTES.suspend, service.suspend],
-    [ADMIN_ROUTES.reactivate, service.reactivate],
-    [ADMIN_ROUTES.revoke, service.revoke],
+  const endsAccess = { ...write, rateLimit: ENDS_ACCESS };
+  for (const [url, change, config] of [
+    [ADMIN_ROUTES.suspend, service.suspend, endsAccess],
+    [ADMIN_ROUTES.reactivate, service.reactivate, write],
+    [ADMIN_ROUTES.revoke, service.revoke, endsAccess],
   ] as const) {
     app.post(url, {
-      config: write,
+      config,
       schema: { tags, security, params: AppParamsSchema, body: ReasonBodySchema, response: { 200: Envelope(AppSummarySchema), ...errors } },
     }, async (request) => success(request, presentApp(await change(request.params.app_id, actorOf(request), request.body?.reason))));
   }

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { errorResponses, MessageResponseSchema } from '../../lib/http-schemas.js';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { RefreshCookie } from './refresh-cookie.js';
 import {
   AuthResponseSchema,
@@ -89,6 +90,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     }
 
     app.post(ROUTES.logout, {
+      config: { rateLimit: ENDS_ACCESS },
       onRequest: app.requireTrustedOrigin,
       schema: { tags, response: { 200: MessageResponseSchema, ...errorResponses(403) } },
     }, async (request, reply) => {
@@ -102,7 +104,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
     });
 
     app.post(ROUTES.logoutAll, {
-      config: USER,
+      config: { ...USER, rateLimit: ENDS_ACCESS },
       schema: { tags, security: bearer, response: { 200: LogoutAllResponseSchema, ...errorResponses(401, 403) } },
     }, async (request, reply) => {
       const revoked = await service.logoutAll(request.auth!, clientOf(request));
@@ -126,7 +128,7 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
   }, async (request) => ({ sessions: await service.listSessions(request.auth!) }));
 
   app.delete(ROUTES.session, {
-    config: USER,
+    config: { ...USER, rateLimit: ENDS_ACCESS },
     schema: { tags, security: bearer, params: SessionParamsSchema, response: { 200: MessageResponseSchema, ...errorResponses(400, 401, 403, 404) } },
   }, async (request) => {
     await service.revokeSession(request.auth!, request.params.id, clientOf(request));
