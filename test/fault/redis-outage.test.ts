@@ -26,6 +26,10 @@ t.test('Redis outage: 503 with Retry-After while down, recovery without restart'
   t.equal(login.statusCode, 503, 'login needs a session store');
   const refresh = await app.inject({ method: 'POST', url: '/api/auth/refresh', cookies: { refresh_token: user.refreshToken } });
   t.equal(refresh.statusCode, 503, 'refresh fails without rotating anything');
+  const logout = await app.inject({ method: 'POST', url: '/api/auth/logout', headers: { authorization: `Bearer ${user.accessToken}` } });
+  t.equal(logout.statusCode, 503, 'a logout by bearer token cannot claim a revocation it could not make');
+  const logoutByCookie = await app.inject({ method: 'POST', url: '/api/auth/logout', cookies: { [app.config.REFRESH_COOKIE_NAME]: user.refreshToken } });
+  t.equal(logoutByCookie.statusCode, 503, 'nor by cookie');
   const v3 = await app.inject({ method: 'POST', url: '/api/v3/auth/token', payload: { client_id: 'cid_AAAAAAAAAAAAAAAAAAAAAA', client_secret: 'x' } });
   t.equal(v3.statusCode, 503);
   t.equal(v3.json().error.code, 'V3_AUTH_UNAVAILABLE', 'in the V3 envelope');

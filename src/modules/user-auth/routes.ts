@@ -3,6 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
+import { AppError } from '../../errors.js';
 import { errorResponses, MessageResponseSchema } from '../../lib/http-schemas.js';
 import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { RefreshCookie } from './refresh-cookie.js';
@@ -34,6 +35,12 @@ export const ROUTES = {
 
 const bearer = [{ bearerAuth: [] }];
 const USER = { access: { principal: 'user' } } as const;
+
+/** undefined for a refused credential (a 4xx AppError); anything else, a store failure above all, is thrown on. */
+function ignoreRefusal(error: unknown): undefined {
+  if (error instanceof AppError && error.statusCode < 500) return undefined;
+  throw error;
+}
 const tags = ['user-auth'];
 
 const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '', requestId: request.id });
@@ -94,9 +101,11 @@ const userAuthRoutes: FastifyPluginAsyncTypebox<UserAuthRouteOptions> = async (a
       onRequest: app.requireTrustedOrigin,
       schema: { tags, response: { 200: MessageResponseSchema, ...errorResponses(403) } },
     }, async (request, reply) => {
-      // A bearer token only counts when it still names a live session; logout never fails.
+      // A bearer token only counts when it still names a live session, and a refused one does not
+      // fail the logout; a store that cannot answer does (503), or the logout would claim a
+      // revocation it never made.
       const bearerAuth = request.headers.authorization
-        ? await app.userAccess.check(request.headers.authorization).catch(() => undefined)
+        ? await app.userAccess.check(request.headers.authorization).catch(ignoreRefusal)
         : undefined;
       await service.logout(cookie.read(request), bearerAuth, clientOf(request));
       cookie.clear(reply);
