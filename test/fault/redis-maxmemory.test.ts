@@ -4,33 +4,14 @@
  * request rate limit cannot count either: it fails closed like a Redis outage, except on the
  * routes that only end access.
  */
-import { Redis } from 'ioredis';
 import t from 'tap';
-import type { Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { me, registerUser } from '../helpers/factories.js';
-import { createRedisServer } from '../helpers/redis-server.js';
+import { startRedisToFill } from '../helpers/redis-server.js';
 import { bearer, createApp, reactivateApp, setupV3, suspendApp } from '../api/v3-helpers.js';
 
-async function fullRedis(t: Test) {
-  const server = await createRedisServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
-  t.teardown(() => redis.disconnect());
-  return {
-    url: server.url,
-    redis,
-    async fill() {
-      await redis.config('SET', 'maxmemory-policy', 'noeviction');
-      await redis.config('SET', 'maxmemory', '1');
-    },
-    free: () => redis.config('SET', 'maxmemory', '0'),
-  };
-}
-
 t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revokes', async (t) => {
-  const store = await fullRedis(t);
+  const store = await startRedisToFill(t);
   // The harness's address is allowlisted, so the session store is what meets the full Redis.
   const { app } = await buildTestApp(t, { env: { REDIS_URL: store.url, RATE_LIMIT_ALLOWLIST: '127.0.0.1' } });
   const user = await registerUser(app);
@@ -57,7 +38,7 @@ t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revo
 });
 
 t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, except where access only ends', async (t) => {
-  const store = await fullRedis(t);
+  const store = await startRedisToFill(t);
   const { app, admin } = await setupV3(t, { env: { REDIS_URL: store.url } });
   const user = await registerUser(app);
   const other = await registerUser(app);

@@ -50,3 +50,25 @@ export async function createRedisServer(): Promise<RedisServer> {
     },
   };
 }
+
+/**
+ * A started throwaway redis-server (stopped when the test ends) and a client on it, which the test
+ * can fill: `fill()` sets maxmemory 1 with noeviction, so every write that may grow memory is
+ * refused with OOM; `free()` lifts the limit.
+ */
+export async function startRedisToFill(t: { teardown(fn: () => unknown): void }) {
+  const server = await createRedisServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  return {
+    url: server.url,
+    redis,
+    async fill() {
+      await redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await redis.config('SET', 'maxmemory', '1');
+    },
+    free: () => redis.config('SET', 'maxmemory', '0'),
+  };
+}

@@ -4,7 +4,7 @@ import t from 'tap';
 import { commandsSentBy as commandsSentByClient, deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import type { Test } from 'tap';
 import { encodeTokenRecord } from '../../src/redis/app-token-scripts.js';
-import { createRedisServer } from '../helpers/redis-server.js';
+import { startRedisToFill } from '../helpers/redis-server.js';
 import { createKeys } from '../../src/redis/keys.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { createRedisAppTokenStore } from '../../src/redis/redis-app-token-store.js';
@@ -176,16 +176,11 @@ t.test('concurrent issues from separate connections all land', async (t) => {
 });
 
 t.test('over maxmemory an app can still be suspended: its snapshot is rewritten', async (t) => {
-  const server = await createRedisServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
-  t.teardown(() => redis.disconnect());
+  const { redis, fill } = await startRedisToFill(t);
   const store = createRedisAppTokenStore({ client: redis, keys: createKeys(uniquePrefix()) });
   const app = newSnapshot();
   await store.putSnapshot(app);
-  await redis.config('SET', 'maxmemory-policy', 'noeviction');
-  await redis.config('SET', 'maxmemory', '1');
+  await fill();
   await t.rejects(redis.set(`${uniquePrefix()}probe`, 'x'), /OOM/, 'Redis is over its limit');
   await store.putSnapshot({ ...app, status: 'SUSPENDED' });
   t.match(await store.getSnapshot(app.id), { id: app.id, status: 'SUSPENDED' }, 'the suspension landed');

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { commandsSentBy as commandsSentByClient, deleteKeysWithPrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import type { Test } from 'tap';
-import { createRedisServer } from '../helpers/redis-server.js';
+import { startRedisToFill } from '../helpers/redis-server.js';
 import { createKeys } from '../../src/redis/keys.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { createRedisSessionStore } from '../../src/redis/redis-session-store.js';
@@ -222,36 +222,26 @@ t.test('concurrent rotations from separate connections fork nothing', async (t) 
 });
 
 t.test('over maxmemory a new session is refused whole: nothing is written', async (t) => {
-  const server = await createRedisServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
-  t.teardown(() => redis.disconnect());
+  const { redis, fill, free } = await startRedisToFill(t);
   const keys = createKeys(uniquePrefix());
   const store = createRedisSessionStore({ client: redis, keys });
   const s = newSession();
-  await redis.config('SET', 'maxmemory-policy', 'noeviction');
-  await redis.config('SET', 'maxmemory', '1');
+  await fill();
   await t.rejects(store.create(s), /OOM/, 'Redis refuses the write');
   t.equal(await redis.exists(keys.session(s.userId, s.sessionId), keys.userSessions(s.userId)), 0, 'neither the session nor its index entry exists');
-  await redis.config('SET', 'maxmemory', '0');
+  await free();
   await store.create(s);
   t.equal(await redis.exists(keys.session(s.userId, s.sessionId), keys.userSessions(s.userId)), 2, 'with memory again the same session is written');
 });
 
 t.test('over maxmemory sessions still end: revoke, revoke all and disable all run', async (t) => {
-  const server = await createRedisServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
-  t.teardown(() => redis.disconnect());
+  const { redis, fill } = await startRedisToFill(t);
   const store = createRedisSessionStore({ client: redis, keys: createKeys(uniquePrefix()) });
   const one = newSession();
   const all = newSession();
   const disabled = newSession();
   for (const s of [one, all, disabled]) await store.create(s);
-  await redis.config('SET', 'maxmemory-policy', 'noeviction');
-  await redis.config('SET', 'maxmemory', '1');
+  await fill();
   await t.rejects(store.create(newSession()), /OOM/, 'Redis is over its limit: new sessions are refused');
   t.equal(await store.revoke(one.userId, one.sessionId, 'logout'), true, 'a logout revokes');
   t.equal(await store.revokeAllForUser(all.userId, 'logout_all'), 1, 'logging out everywhere revokes');
@@ -262,11 +252,7 @@ t.test('over maxmemory sessions still end: revoke, revoke all and disable all ru
 });
 
 t.test('over maxmemory a rotation is refused whole, while a reused token still revokes its session', async (t) => {
-  const server = await createRedisServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 0 });
-  t.teardown(() => redis.disconnect());
+  const { redis, fill } = await startRedisToFill(t);
   const keys = createKeys(uniquePrefix());
   const store = createRedisSessionStore({ client: redis, keys });
   const s = newSession();
@@ -276,8 +262,7 @@ t.test('over maxmemory a rotation is refused whole, while a reused token still r
   const key = keys.session(s.userId, s.sessionId);
   const before = await redis.hgetall(key);
 
-  await redis.config('SET', 'maxmemory-policy', 'noeviction');
-  await redis.config('SET', 'maxmemory', '1');
+  await fill();
   const later = first.now + first.graceMs + 1000;
   await t.rejects(store.rotate(rotateInput(s, first.nextHash, later)), /OOM/, 'the current token cannot rotate: Redis is full');
   t.strictSame(await redis.hgetall(key), before, 'and the refused rotation changed nothing');
