@@ -4,6 +4,7 @@
  * auth-admin.audit.read (audit logs).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import {
   AppDetailSchema,
   AppOrganizationsDataSchema,
@@ -26,7 +27,6 @@ import {
   RotatedSecretSchema,
   RotateSecretBodySchema,
 } from './admin-schemas.js';
-import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { AppAdminService } from './admin-service.js';
 import type { AppRepository } from './app-repository.js';
 import type { AuditRepository } from './audit-repository.js';

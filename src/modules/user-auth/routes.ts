@@ -35,15 +35,15 @@ export const ROUTES = {
 
 const bearer = [{ bearerAuth: [] }];
 const USER = { access: { principal: 'user' } } as const;
+const tags = ['user-auth'];
+
+const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '', requestId: request.id });
 
 /** undefined for a refused credential (a 4xx AppError); anything else, a store failure above all, is thrown on. */
 function ignoreRefusal(error: unknown): undefined {
   if (error instanceof AppError && error.statusCode < 500) return undefined;
   throw error;
 }
-const tags = ['user-auth'];
-
-const clientOf = (request: FastifyRequest): ClientInfo => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '', requestId: request.id });
 
 export interface UserAuthRouteOptions {
   config: Config;
