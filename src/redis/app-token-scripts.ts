@@ -179,6 +179,16 @@ return {'issued', throttle, record, app.code}`;
 export const PUT_SNAPSHOT_SCRIPT = `#!lua flags=allow-oom
 return redis.call('SET', KEYS[1], ARGV[1])`;
 
+/**
+ * KEYS: token record, app's index. ARGV: token hash. Returns 1 if the record existed. The record
+ * and its index entry go together; allowed over maxmemory, where Redis refuses every command
+ * queued in a MULTI, even a DEL: revoking a token must land when Redis is full.
+ */
+export const REVOKE_SCRIPT = `#!lua flags=allow-oom
+local n = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n`;
+
 /** KEYS: index. ARGV: token key base. Returns how many token keys existed and were deleted. */
 export const REVOKE_ALL_SCRIPT = `
 local n = 0

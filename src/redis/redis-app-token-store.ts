@@ -16,6 +16,7 @@ import {
   ISSUE_SCRIPT,
   PUT_SNAPSHOT_SCRIPT,
   REVOKE_ALL_SCRIPT,
+  REVOKE_SCRIPT,
 } from './app-token-scripts.js';
 
 const DECODED_SNAPSHOTS_MAX = 10_000;
@@ -75,6 +76,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
   const snapshotOf = createSnapshotDecoder();
   // Key count varies: 3 of the app's, then the throttle counters the caller passes.
   const issueScript = defineScript(client, 'portcullisAppTokenIssue', ISSUE_SCRIPT);
+  const revokeScript = defineScript(client, 'portcullisAppTokenRevoke', REVOKE_SCRIPT, 2);
   const revokeAllScript = defineScript(client, 'portcullisAppTokenRevokeAll', REVOKE_ALL_SCRIPT, 1);
   const putSnapshotScript = defineScript(client, 'portcullisAppSnapshotPut', PUT_SNAPSHOT_SCRIPT, 1);
 
@@ -118,12 +120,9 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
       return { token: token ? decodeTokenRecord(appId, token) : null, app: app ? snapshotOf(appId, app) : null };
     },
 
-    /** MULTI: the record and its index entry go together. */
+    /** One script (REVOKE_SCRIPT): the record and its index entry together, over maxmemory too. */
     async revoke(appId, tokenHash) {
-      const results = await client.multi().del(keys.appToken(appId, tokenHash)).zrem(keys.appTokens(appId), tokenHash).exec();
-      const failed = results?.find(([error]) => error);
-      if (!results || failed) throw failed?.[0] ?? new Error('token revoke transaction was aborted');
-      return results[0]?.[1] === 1;
+      return Number(await revokeScript(keys.appToken(appId, tokenHash), keys.appTokens(appId), tokenHash)) === 1;
     },
 
     /** One Lua script over the app's index; counts only records that still existed. */

@@ -113,18 +113,19 @@ t.test('issue drops index scores below now; failures write nothing', async (t) =
   t.equal(await client.zscore(index, 'at-now'), String(now), 'score equal to now kept (ZREMRANGEBYSCORE -inf (now)');
 });
 
-t.test('round trips: lookup is one MGET, issue (with its throttle check) and revokeAllForApp one script each', async (t) => {
+t.test('round trips: lookup is one MGET, issue (with its throttle check), revoke and revokeAllForApp one script each', async (t) => {
   const { keys, store } = isolatedStore(t);
   const app = newSnapshot();
   await store.putSnapshot(app);
   const input = issueInput(app);
   await store.issue(input); // loads the script on this connection
   await store.revokeAllForApp(randomUUID());
+  await store.revoke(randomUUID(), digest());
   t.strictSame(await commandsSentBy(() => store.lookup(app.id, input.tokenHash)), ['mget']);
   t.strictSame(await commandsSentBy(() => store.issue(issueInput(app))), ['evalsha']);
   t.strictSame(await commandsSentBy(() => store.issue(issueInput(app, { throttle: throttleRules(keys, app.id, 'ip') }))), ['evalsha'], 'the lock is read in the same script');
   t.strictSame(await commandsSentBy(() => store.countLive(app.id, Date.now())), ['zcount']);
-  t.strictSame(await commandsSentBy(() => store.revoke(app.id, input.tokenHash)), ['multi', 'del', 'zrem', 'exec']);
+  t.strictSame(await commandsSentBy(() => store.revoke(app.id, input.tokenHash)), ['evalsha']);
   t.strictSame(await commandsSentBy(() => store.revokeAllForApp(app.id)), ['evalsha']);
   t.strictSame(await commandsSentBy(() => store.getSnapshot(app.id)), ['get']);
 });
@@ -175,13 +176,17 @@ t.test('concurrent issues from separate connections all land', async (t) => {
   t.equal(await stores[2]!.revokeAllForApp(app.id), 20);
 });
 
-t.test('over maxmemory an app can still be suspended: its snapshot is rewritten', async (t) => {
+t.test('over maxmemory an app can still be suspended and its tokens revoked', async (t) => {
   const { redis, fill } = await startRedisToFill(t);
   const store = createRedisAppTokenStore({ client: redis, keys: createKeys(uniquePrefix()) });
   const app = newSnapshot();
   await store.putSnapshot(app);
+  const input = issueInput(app);
+  t.match(await store.issue(input), { kind: 'issued' });
   await fill();
   await t.rejects(redis.set(`${uniquePrefix()}probe`, 'x'), /OOM/, 'Redis is over its limit');
   await store.putSnapshot({ ...app, status: 'SUSPENDED' });
   t.match(await store.getSnapshot(app.id), { id: app.id, status: 'SUSPENDED' }, 'the suspension landed');
+  t.equal(await store.revoke(app.id, input.tokenHash), true, 'a token is revoked (a MULTI would be refused whole)');
+  t.match(await store.lookup(app.id, input.tokenHash), { token: null }, 'and gone');
 });
