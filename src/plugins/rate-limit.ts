@@ -15,7 +15,8 @@ import { AppError } from '../errors.js';
 
 /**
  * Route config `rateLimit` of the routes that only end access: logout, logout everywhere, ending
- * one session, suspending or revoking an app. The usual limit, counted while Redis can count;
+ * one session, support's ending of a user's sessions, suspending or revoking an app, revoking an
+ * app token (V3 and RFC 7009). The route's usual limit, counted while Redis can count;
  * when it cannot (a full Redis refuses the counter's write) they run anyway, because they grant
  * nothing and their own writes are allowed over maxmemory (src/redis/session-scripts.ts), so a
  * session or an app can still be stopped then. With Redis down they fail at their store instead.

@@ -8,7 +8,7 @@ import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { me, registerUser } from '../helpers/factories.js';
 import { startRedisToFill } from '../helpers/redis-server.js';
-import { bearer, createApp, reactivateApp, setupV3, suspendApp } from '../api/v3-helpers.js';
+import { bearer, createApp, reactivateApp, setupV3, suspendApp, tokenFor } from '../api/v3-helpers.js';
 
 t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revokes', async (t) => {
   const store = await startRedisToFill(t);
@@ -44,6 +44,10 @@ t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, except
   const other = await registerUser(app);
   const third = await registerUser(app);
   const integration = await createApp(app, admin.accessToken);
+  const supported = await registerUser(app);
+  const other2 = await createApp(app, admin.accessToken);
+  const v3Token = (await tokenFor(t, app, other2)).access_token as string;
+  const oauthToken = (await tokenFor(t, app, other2)).access_token as string;
   await store.fill();
   const response = await me(app, user.accessToken);
   t.equal(response.statusCode, 503, response.body);
@@ -59,8 +63,15 @@ t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, except
   t.equal(suspended.statusCode, 200, `nor suspending an app ${suspended.body}`);
   t.match(await app.appTokens.getSnapshot(integration.app_id), { status: 'SUSPENDED' }, 'whose snapshot refuses its tokens at once');
   t.equal((await reactivateApp(app, admin.accessToken, integration.app_id)).statusCode, 503, 'reactivating grants access: it waits for the counter');
+  const support = await app.inject({ method: 'POST', url: `/api/support/users/${supported.id}/revoke-sessions`, headers: bearer(admin.accessToken), payload: {} });
+  t.equal(support.statusCode, 200, `nor support ending a user's sessions ${support.body}`);
+  t.equal((await app.inject({ method: 'POST', url: '/api/v3/auth/token/revoke', headers: bearer(v3Token), payload: {} })).statusCode, 200, 'nor an app revoking its token');
+  const basic = `Basic ${Buffer.from(`${other2.client_id}:${other2.client_secret}`).toString('base64')}`;
+  const rfc7009 = await app.inject({ method: 'POST', url: '/oauth2/revoke', payload: `token=${oauthToken}`, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } });
+  t.equal(rfc7009.statusCode, 200, `nor RFC 7009 revocation ${rfc7009.body}`);
 
   await store.free();
-  for (const ended of [user, other, third]) t.equal((await me(app, ended.accessToken)).json().code, 'SESSION_REVOKED');
+  for (const ended of [user, other, third, supported]) t.equal((await me(app, ended.accessToken)).json().code, 'SESSION_REVOKED');
+  for (const token of [v3Token, oauthToken]) t.equal((await app.inject({ method: 'GET', url: '/api/v3/auth/me', headers: bearer(token) })).statusCode, 401, 'the revoked app tokens are refused');
   t.equal((await me(app, admin.accessToken)).statusCode, 200, 'served again once Redis has memory');
 });

@@ -12,6 +12,7 @@ import {
   TokenDataSchema,
 } from './schemas.js';
 import type { RateLimitRule } from '../../config.js';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { AppRepository } from './app-repository.js';
 import { presentPermission } from './presenters.js';
 import { formatV3Datetime, type AppTokenService } from './token-service.js';
@@ -63,7 +64,7 @@ const appAuthRoutes: FastifyPluginAsyncTypebox<AppAuthRouteOptions> = async (app
   });
 
   app.post(ROUTES.revoke, {
-    config: APP_ONLY,
+    config: { ...APP_ONLY, rateLimit: ENDS_ACCESS },
     schema: { tags, security, body: RevokeBodySchema, response: { 200: Envelope(RevokeDataSchema), ...v3Errors(400, 401, 403) } },
   }, async (request) => {
     const auth = appOf(request);

@@ -9,6 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import type { AppTokenService } from '../app-auth/token-service.js';
 import { clientCredentials } from './client-auth.js';
 import { useOAuthErrors } from './errors.js';
@@ -79,7 +80,7 @@ const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRouteOptions> = async (app, { 
   });
 
   app.post(ROUTES.revoke, {
-    config: { rateLimit },
+    config: { rateLimit: { ...rateLimit, ...ENDS_ACCESS } },
     schema: {
       tags: ['oauth2'],
       description: 'RFC 7009. 200 for unknown tokens too; an app can revoke only its own tokens.',

@@ -1,6 +1,7 @@
 /** /api/support: diagnostics for the people who support our users (ADMIN users, or apps with auth-admin.support.read). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../lib/http-schemas.js';
+import { ENDS_ACCESS } from '../../plugins/rate-limit.js';
 import {
   AppReportSchema,
   ExplainBodySchema,
@@ -56,7 +57,7 @@ const supportRoutes: FastifyPluginAsyncTypebox<{ service: SupportService }> = as
   }, async (request) => service.appReport(request.params.id));
 
   app.post(ROUTES.revokeSessions, {
-    config: STAFF,
+    config: { ...STAFF, rateLimit: ENDS_ACCESS },
     schema: { tags, security, params: IdParamsSchema, response: { 200: RevokeSessionsResponseSchema, ...errors } },
   }, async (request) => {
     const principal = request.principal!;
