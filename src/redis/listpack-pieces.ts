@@ -17,6 +17,16 @@
 /** Redis's default hash-max-listpack-value: the longest value a listpack hash keeps. */
 export const PIECE_BYTES = 64;
 
+/**
+ * A piece that another follows is at least this long: it was cut back from PIECE_BYTES over at
+ * most three continuation bytes. So a first piece shorter than this is the whole value, and a
+ * reader that fetched only `name` needs `name1` only when `name` is at least this long.
+ */
+export const SHORTEST_CONTINUED_PIECE = PIECE_BYTES - 3;
+
+/** True when `first` (the value of a field's first piece) may have further pieces. */
+export const mayContinue = (first: string): boolean => first.length * 3 >= SHORTEST_CONTINUED_PIECE && Buffer.byteLength(first) >= SHORTEST_CONTINUED_PIECE;
+
 /** True for a UTF-8 continuation byte (10xxxxxx): a piece must not start there. */
 const isContinuation = (byte: number) => (byte & 0xc0) === 0x80;
 

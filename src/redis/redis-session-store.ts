@@ -9,7 +9,7 @@ import type { UserRole } from '../db/schema.js';
 import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
 import type { RevocationReason, RotateResult, SessionInfo, SessionStatus, SessionStore } from './session-store.js';
-import { toPieces } from './listpack-pieces.js';
+import { mayContinue, toPieces } from './listpack-pieces.js';
 import {
   ACCESS_FIELDS,
   clip,
@@ -115,12 +115,13 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
     },
 
     /**
-     * One HMGET; the key's PEXPIREAT makes a dropped record read as null. An email or name of more
-     * than two pieces (over 128 bytes, rare) is read again, whole, by get(): a second round trip.
+     * One HMGET; the key's PEXPIREAT makes a dropped record read as null. An email or name that
+     * may go on in further pieces (61 bytes or more, rare) is read again, whole, by get(): a
+     * second round trip.
      */
     async getAccessState(userId, sessionId) {
-      const [st, role, ea, rr, em, em1, em2, nm, nm1, nm2] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
-      if (em2 !== null || nm2 !== null) {
+      const [st, role, ea, rr, em, nm] = await client.hmget(keys.session(userId, sessionId), ...ACCESS_FIELDS);
+      if ((em !== null && mayContinue(em)) || (nm !== null && mayContinue(nm))) {
         const info = await get(userId, sessionId);
         return info && { status: info.status, role: info.role, email: info.email, name: info.name, expiresAt: info.expiresAt, revokedReason: info.revokedReason };
       }
@@ -128,9 +129,8 @@ export function createRedisSessionStore(options: { client: Redis; keys: Keys }):
       return {
         status: st as SessionStatus,
         role: role as UserRole,
-        // Each piece is whole UTF-8 characters, so the decoded pieces concatenate.
-        email: (em ?? '') + (em1 ?? ''),
-        name: nm === null ? null : nm + (nm1 ?? ''),
+        email: em ?? '',
+        name: nm,
         expiresAt: Number(ea),
         revokedReason: rr ? (rr as RevocationReason) : null,
       };

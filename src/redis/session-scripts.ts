@@ -10,7 +10,7 @@
  * hash-max-listpack-value (64) bytes, so
  * - em, nm, ip and ua are written in pieces of at most 64 bytes (listpack-pieces.ts): em, em1,
  *   em2, ... Readers that want whole values join them in Lua (GET_SCRIPT, LIST_SCRIPT); the
- *   access guard's HMGET takes the first two pieces of em and nm (see ACCESS_FIELDS).
+ *   access guard's HMGET takes the first piece of em and nm (see ACCESS_FIELDS).
  * - The rotation that the reuse grace window may replay (time, predecessor digest and the ~184
  *   byte sealed successor) lives in its own string key, keys.sessionGrace, expiring shortly
  *   after the window (GRACE_KEY_TTL_LUA), instead of in the hash for the session's whole life.
@@ -54,11 +54,13 @@ export const PIECED_FIELDS = ['em', 'nm', 'ip', 'ua'] as const;
 export const INFO_FIELDS = ['role', 'em', 'nm', 'st', 'rr', 'ca', 'lu', 'ea', 'rea', 'ip', 'ua'] as const;
 
 /**
- * Fields the access guard reads on every request (one HMGET). Email and name come as up to two
- * pieces (128 bytes; a long non-Latin name can need two); em2/nm2 present means there are more,
- * and only then is the record read again through GET_SCRIPT.
+ * Fields the access guard reads on every request (one HMGET). Email and name come as their first
+ * piece only: one shorter than SHORTEST_CONTINUED_PIECE (61 bytes) is the whole value, and only a
+ * longer one (a rare email or name) has the record read again through GET_SCRIPT. Six fields,
+ * not the ten that fetching further pieces took: ioredis spends per argument and per reply
+ * element, ~6 µs of a request on the slower bench machine for the four more.
  */
-export const ACCESS_FIELDS = ['st', 'role', 'ea', 'rr', 'em', 'em1', 'em2', 'nm', 'nm1', 'nm2'] as const;
+export const ACCESS_FIELDS = ['st', 'role', 'ea', 'rr', 'em', 'nm'] as const;
 
 /**
  * PX of the grace key: the window (graceMs) plus as much again and a second. The window itself

@@ -174,14 +174,25 @@ t.test('round trips: create is one script, getAccessState one HMGET, get, listin
   t.equal((await commandsSentBy(() => store.listActiveForUser(s.userId, s.createdAt))).length, 1);
   t.equal((await commandsSentBy(() => store.revokeAllForUser(s.userId, 'logout_all'))).length, 1);
 
-  const twoPieces = newSession({ name: 'Þórsdóttir '.repeat(9), email: `${'e'.repeat(100)}@example.test` });
-  await store.create(twoPieces);
-  t.strictSame(await commandsSentBy(() => store.getAccessState(twoPieces.userId, twoPieces.sessionId)), ['hmget'], 'up to two pieces (128 bytes) in the one HMGET');
-  t.match(await store.getAccessState(twoPieces.userId, twoPieces.sessionId), { name: twoPieces.name, email: twoPieces.email });
-  const threePieces = newSession({ name: '李'.repeat(50) });
-  await store.create(threePieces);
-  t.strictSame(await commandsSentBy(() => store.getAccessState(threePieces.userId, threePieces.sessionId)), ['hmget', 'evalsha'], 'longer costs a second read');
-  t.match(await store.getAccessState(threePieces.userId, threePieces.sessionId), { name: threePieces.name });
+  const longestWhole = newSession({ name: 'Þ'.repeat(30), email: `${'e'.repeat(47)}@example.test` });
+  await store.create(longestWhole);
+  t.strictSame(await commandsSentBy(() => store.getAccessState(longestWhole.userId, longestWhole.sessionId)), ['hmget'], 'values under 61 bytes are whole in the one HMGET');
+  t.match(await store.getAccessState(longestWhole.userId, longestWhole.sessionId), { name: longestWhole.name, email: longestWhole.email });
+  const mayGoOn = newSession({ email: `${'e'.repeat(48)}@example.test` });
+  await store.create(mayGoOn);
+  t.strictSame(await commandsSentBy(() => store.getAccessState(mayGoOn.userId, mayGoOn.sessionId)), ['hmget', 'evalsha'], 'a first piece of 61 bytes may go on: read again');
+  t.match(await store.getAccessState(mayGoOn.userId, mayGoOn.sessionId), { email: mayGoOn.email });
+  for (const pieced of [
+    newSession({ name: 'Þórsdóttir '.repeat(9), email: `${'e'.repeat(100)}@example.test` }),
+    newSession({ name: '李'.repeat(50) }),
+    newSession({ name: `${'a'.repeat(63)}李${'b'.repeat(10)}` }),
+  ]) {
+    await store.create(pieced);
+    t.strictSame(await commandsSentBy(() => store.getAccessState(pieced.userId, pieced.sessionId)), ['hmget', 'evalsha'], 'longer costs a second read');
+    t.strictSame(await store.getAccessState(pieced.userId, pieced.sessionId), {
+      status: 'active', role: pieced.role, email: pieced.email, name: pieced.name, expiresAt: pieced.expiresAt, revokedReason: null,
+    }, 'and reads whole');
+  }
 });
 
 t.test('memory per session with a 200-character user agent, after a refresh: listpack, under 1 KiB', async (t) => {
