@@ -80,7 +80,9 @@ export default fp(
       ...(app.kv.kind === 'redis' ? { redis: app.kv.client } : {}),
       nameSpace: `${config.REDIS_KEY_PREFIX}rl:`,
       skipOnError: false,
-      keyGenerator: (request) => request.ip,
+      // No keyGenerator: the plugin's own counts an IPv6 client by its /64 (one host is handed a
+      // whole /64 and can pick any address in it) and an IPv4-mapped address as the IPv4 one; it
+      // is also called without an await, a microtask less on every request.
       allowList: (request) => isAllowed(request),
       onExceeded: (request) => app.metrics.rateLimited(request),
       errorResponseBuilder: (_request, context) =>

@@ -30,6 +30,19 @@ t.test('limits are shared by every instance on the same Redis', async (t) => {
   t.strictSame(statuses, [401, 401, 401, 401, 429], 'the fifth attempt is refused, whichever instance gets it');
 });
 
+t.test('an IPv6 client is counted by its /64, an IPv4-mapped address as its IPv4 address', async (t) => {
+  const { app } = await buildTestApp(t, { env: { RATE_LIMIT_LOGIN: '2/1m' } });
+  const from = (remoteAddress: string) =>
+    app.inject({ method: 'POST', url: '/api/auth/login', remoteAddress, payload: { email: 'nobody@example.test', password: 'wrong password here' } });
+  t.equal((await from('2001:db8:1:2::a')).statusCode, 401);
+  t.equal((await from('2001:db8:1:2:ffff:1:2:3')).statusCode, 401, 'another address of the same /64');
+  t.equal((await from('2001:db8:1:2::b')).statusCode, 429, 'the /64 has used its limit: a host there owns every address');
+  t.equal((await from('2001:db8:1:3::a')).statusCode, 401, 'the next /64 counts on its own');
+  t.equal((await from('198.51.100.9')).statusCode, 401);
+  t.equal((await from('::ffff:198.51.100.9')).statusCode, 401);
+  t.equal((await from('198.51.100.9')).statusCode, 429, 'the mapped form is the same client');
+});
+
 t.test('allowlisted addresses are exempt', async (t) => {
   const { app } = await buildTestApp(t, { env: { RATE_LIMIT_LOGIN: '1/1m', RATE_LIMIT_ALLOWLIST: '10.0.0.0/8, 127.0.0.1' } });
   for (let i = 0; i < 3; i++) t.equal((await login(app, 'nobody@example.test')).statusCode, 401);
