@@ -79,8 +79,11 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     access: {
-      /** The decision for an Authorization header on a route with this requirement (never throws). */
-      decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision>;
+      /**
+       * The decision for an Authorization header on a route with this requirement (never throws).
+       * `recordPassed` false: `checks` holds only a refusal's step (the route hook's own walk).
+       */
+      decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }, recordPassed?: boolean): Promise<AccessDecision>;
       roleStep: typeof roleStep;
       /** The declared requirement and pattern of the route a method and path reach, or null. */
       routeFor(method: string, path: string): { url: string; requirement: AccessRequirement | null } | null;
@@ -102,7 +105,7 @@ export default fp(
      */
     const checkAccess = async (request: FastifyRequest) => {
       const requirement = request.routeOptions.config.access!;
-      const decision = await decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' });
+      const decision = await decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' }, false);
       if (!decision.allowed) throw decision.error;
       request.principal = decision.principal!;
       if (decision.principal!.kind === 'user') request.auth = decision.principal!.user;
@@ -121,7 +124,7 @@ export default fp(
         ? { allowed: false, checks: evaluation.checks, ...(evaluation.error ? { error: evaluation.error } : {}) }
         : { allowed: true, checks: evaluation.checks, principal: wrap(evaluation.principal) };
 
-    async function identify(authorization: string | undefined, wantsApp: boolean): Promise<AccessDecision> {
+    async function identify(authorization: string | undefined, wantsApp: boolean, recordPassed: boolean): Promise<AccessDecision> {
       const token = bearerToken(authorization);
       // Without a usable bearer token, say so in the vocabulary of the kind of route.
       if (!authorization || !token) {
@@ -129,12 +132,12 @@ export default fp(
         const code = wantsApp ? (authorization ? 'V3_AUTH_TOKEN_INVALID' : 'V3_AUTH_MISSING_CREDENTIAL') : authorization ? 'TOKEN_INVALID' : 'TOKEN_MISSING';
         return lift(trail.refuse('token present', unauthorized(code)), () => null as never);
       }
-      if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token), asApp);
-      return lift(await app.userAccess.evaluateToken(token), asUser);
+      if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token, recordPassed), asApp);
+      return lift(await app.userAccess.evaluateToken(token, recordPassed), asUser);
     }
 
-    async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }): Promise<AccessDecision> {
-      const decision = await identify(authorization, usesV3Codes(requirement));
+    async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }, recordPassed = true): Promise<AccessDecision> {
+      const decision = await identify(authorization, usesV3Codes(requirement), recordPassed);
       if (!decision.allowed) return decision;
       const principal = decision.principal!;
       const { checks } = decision;
@@ -143,7 +146,7 @@ export default fp(
         // The hot path of every user route: no closures built for it.
         const step = roleStep(requirement, principal.user.role, { userId: principal.user.userId, sessionId: principal.user.sessionId });
         if (step.error) return refuseStep(checks, step.check, step.error);
-        passStep(checks, step.check, step.detail);
+        if (recordPassed) passStep(checks, step.check, step.detail);
         return { allowed: true, checks, principal };
       }
 
@@ -155,14 +158,14 @@ export default fp(
           const code = requirement.principal === 'admin' ? 'V3_AUTH_PERMISSION_DENIED' : 'PERMISSION_REQUIRED';
           return refuseStep(checks, `permission granted (${requirement.permission})`, new AppError(code, { message: `Permission ${requirement.permission} required`, subject }));
         }
-        passStep(checks, `permission granted (${requirement.permission})`);
+        if (recordPassed) passStep(checks, `permission granted (${requirement.permission})`);
       }
       // HEAD is Fastify's automatic twin of GET: same records.
       const method = route.method === 'HEAD' ? 'GET' : route.method;
       const required = app.routePermissions.requiredFor(method, route.url);
       const missing = required.filter((code) => !principal.app.permissions.includes(code));
       if (missing.length > 0) return refuseStep(checks, 'route permissions granted', new AppError('V3_AUTH_PERMISSION_DENIED', { message: `Permission ${missing.join(', ')} required`, subject }));
-      passStep(checks, 'route permissions granted', required.length > 0 ? required.join(', ') : 'none required');
+      if (recordPassed) passStep(checks, 'route permissions granted', required.length > 0 ? required.join(', ') : 'none required');
       return { allowed: true, checks, principal };
     }
 

@@ -33,7 +33,8 @@ export interface AppAuth {
 }
 
 export interface AppAccessGuard {
-  evaluate(token: string): Promise<Evaluation<AppAuth>>;
+  /** Every step; `recordPassed` false keeps only a refusal's (see Trail in ./authenticate.ts). */
+  evaluate(token: string, recordPassed?: boolean): Promise<Evaluation<AppAuth>>;
   check(token: string): Promise<AppAuth>;
   /** Rebuilds a snapshot the store has lost from Postgres (cached negatively for unknown ids). */
   restoreSnapshot(appId: string): Promise<AppSnapshot | null>;
@@ -69,8 +70,8 @@ export default fp(
       return snapshot;
     }
 
-    async function evaluate(token: string): Promise<Evaluation<AppAuth>> {
-      const trail = createTrail<AppAuth>();
+    async function evaluate(token: string, recordPassed = true): Promise<Evaluation<AppAuth>> {
+      const trail = createTrail<AppAuth>(recordPassed);
       const parsed = codec.parseTokenShape(token);
       if (!parsed) return trail.refuse('token valid', unauthorized('V3_AUTH_TOKEN_INVALID'));
       const found = await app.appTokens.lookup(parsed.appId, parsed.hash);

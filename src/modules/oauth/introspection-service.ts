@@ -74,10 +74,10 @@ export function createIntrospectionService(deps: {
   /** Never throws for a bad token (only for an unreachable store): a refusal is just inactive. */
   async function inspect(token: string): Promise<IntrospectionResponse> {
     if (isAppTokenShaped(token)) {
-      const { principal } = await appAccess.evaluate(token);
+      const { principal } = await appAccess.evaluate(token, false);
       return principal ? describeAppToken(principal) : { active: false };
     }
-    const { principal } = await userAccess.evaluateToken(token);
+    const { principal } = await userAccess.evaluateToken(token, false);
     return principal ? describeUserToken(principal) : { active: false };
   }
 
