@@ -87,6 +87,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
   const meOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/me', headers: { authorization } });
   const me = (): RequestShape => meOf(pick(bearers));
   const primeMe = () => bearers.map(meOf);
+  const floorOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/floor/me', headers: { authorization } });
   const checkOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/check', headers: { authorization } });
   const introspectOf = (token: string): RequestShape => ({ method: 'POST', path: '/oauth2/introspect', headers: { authorization: introspectAuth, ...FORM_TYPE }, body: `token=${encodeURIComponent(token)}` });
   return [
@@ -104,6 +105,15 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
     { id: 'base.sign', label: `baseline: 1 access-token sign (${config.JWT_ALGORITHM})`, server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/sign' }) },
 
     { id: 'me', label: 'GET /api/auth/me (JWT + session check)', server: 'service', hashing: false, next: me, prime: primeMe, baseline: 'base.get', target: { kind: 'min', min: 0.75 } },
+    {
+      id: 'floor.me',
+      label: "floor: /me's required work alone (bench-only route)",
+      server: 'baseline',
+      hashing: false,
+      next: () => floorOf(pick(bearers)),
+      prime: () => bearers.map(floorOf),
+      baseline: 'base.get',
+    },
     { id: 'me.rate-limited', label: 'GET /api/auth/me, not allowlisted (rate-limit counter on)', server: 'service-no-allowlist', hashing: false, next: me, prime: primeMe, baseline: 'base.get' },
     {
       id: 'check.app',
