@@ -12,7 +12,7 @@
  * route's declaration up through the router), so what it reports is what the route would do.
  * For app tokens, active route permissions (route_permissions table) are one more step.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { UserRole } from '../db/schema.js';
@@ -102,14 +102,19 @@ export default fp(
      * A route-level onRequest hook, appended when the route is added: route hooks run after
      * app-level ones, and @fastify/rate-limit adds its own per route first (it registers
      * earlier), so a flood of refused requests is still counted against the rate limit.
+     * Callback style rather than async: Fastify would chain one more promise reaction on an async
+     * hook's promise, on every request of every protected route.
      */
-    const checkAccess = async (request: FastifyRequest) => {
+    const checkAccess = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
       const requirement = request.routeOptions.config.access!;
-      const decision = await decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' }, false);
-      if (!decision.allowed) throw decision.error;
-      request.principal = decision.principal!;
-      if (decision.principal!.kind === 'user') request.auth = decision.principal!.user;
-      app.metrics.allowed(decision.principal!.kind);
+      decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' }, false).then((decision) => {
+        if (!decision.allowed) return done(decision.error);
+        const principal = decision.principal!;
+        request.principal = principal;
+        if (principal.kind === 'user') request.auth = principal.user;
+        app.metrics.allowed(principal.kind);
+        done();
+      }, done);
     };
     app.addHook('onRoute', (route) => {
       const declared: Declared = { url: route.url, requirement: (route.config as { access?: AccessRequirement } | undefined)?.access ?? null };
@@ -124,20 +129,20 @@ export default fp(
         ? { allowed: false, checks: evaluation.checks, ...(evaluation.error ? { error: evaluation.error } : {}) }
         : { allowed: true, checks: evaluation.checks, principal: wrap(evaluation.principal) };
 
-    async function identify(authorization: string | undefined, wantsApp: boolean, recordPassed: boolean): Promise<AccessDecision> {
-      const token = bearerToken(authorization);
-      // Without a usable bearer token, say so in the vocabulary of the kind of route.
-      if (!authorization || !token) {
-        const trail = createTrail<never>();
-        const code = wantsApp ? (authorization ? 'V3_AUTH_TOKEN_INVALID' : 'V3_AUTH_MISSING_CREDENTIAL') : authorization ? 'TOKEN_INVALID' : 'TOKEN_MISSING';
-        return lift(trail.refuse('token present', unauthorized(code)), () => null as never);
-      }
-      if (isAppTokenShaped(token)) return lift(await app.appAccess.evaluate(token, recordPassed), asApp);
-      return lift(await app.userAccess.evaluateToken(token, recordPassed), asUser);
+    /** Without a usable bearer token, say so in the vocabulary of the kind of route. */
+    function noToken(authorization: string | undefined, wantsApp: boolean): AccessDecision {
+      const code = wantsApp ? (authorization ? 'V3_AUTH_TOKEN_INVALID' : 'V3_AUTH_MISSING_CREDENTIAL') : authorization ? 'TOKEN_INVALID' : 'TOKEN_MISSING';
+      return lift(createTrail<never>().refuse('token present', unauthorized(code)), () => null as never);
     }
 
     async function decide(requirement: AccessRequirement, authorization: string | undefined, route: { method: string; url: string }, recordPassed = true): Promise<AccessDecision> {
-      const decision = await identify(authorization, usesV3Codes(requirement), recordPassed);
+      // Who the token is for, inline rather than one more async function: this runs on every request.
+      const token = bearerToken(authorization);
+      const decision = !authorization || !token
+        ? noToken(authorization, usesV3Codes(requirement))
+        : isAppTokenShaped(token)
+          ? lift(await app.appAccess.evaluate(token, recordPassed), asApp)
+          : lift(await app.userAccess.evaluateToken(token, recordPassed), asUser);
       if (!decision.allowed) return decision;
       const principal = decision.principal!;
       const { checks } = decision;

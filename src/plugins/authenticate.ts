@@ -130,7 +130,7 @@ export default fp(
       } catch (error) {
         return trail.refuse('token valid (signature, algorithm, issuer, audience, expiry)', unauthorized((error as AppError).code ?? 'TOKEN_INVALID', error));
       }
-      trail.pass('token valid (signature, algorithm, issuer, audience, expiry)', `user ${claims.sub}, session ${claims.sid}`);
+      trail.pass('token valid (signature, algorithm, issuer, audience, expiry)', recordPassed ? `user ${claims.sub}, session ${claims.sid}` : undefined);
       const subject = { userId: claims.sub, sessionId: claims.sid };
       const state = await app.sessions.getAccessState(claims.sub, claims.sid);
       if (!state || clock.now() >= state.expiresAt) return trail.refuse('session alive', unauthorized('SESSION_EXPIRED', undefined, subject));
