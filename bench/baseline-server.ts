@@ -23,18 +23,28 @@
  *                            payload decoded, not verified): the bench primes every token before
  *                            measuring, so only hits are timed, as on the service. Its ratio to
  *                            the GET baseline is the most /me could reach with these libraries.
+ *   GET  /floor/check        the same for GET /api/auth/check with an app token: the token's
+ *                            shape and SHA-256 (the service's codec), one MGET of its record and
+ *                            its app's snapshot (the service's keys), the record decoded, the
+ *                            snapshot parsed once per version, the expiry, status and organization
+ *                            checks, the gateway header set and the four X-Auth-* headers, and the
+ *                            check's response schema.
  *
  * Run by bench/run.ts as a child process: node --import tsx bench/baseline-server.ts
  */
 import { type Algorithm, hash } from '@node-rs/argon2';
 import { createSigner } from 'fast-jwt';
 import Fastify, { type FastifyReply } from 'fastify';
+import { Type } from 'typebox';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { fastifyOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createPasswordHasher } from '../src/lib/password-hasher.js';
 import { apiHeaders } from '../src/plugins/security.js';
 import { PublicUserSchema } from '../src/modules/user-auth/schemas.js';
+import { createAppCredentialCodec } from '../src/lib/app-credentials.js';
+import { decodeTokenRecord } from '../src/redis/app-token-scripts.js';
+import type { AppSnapshot } from '../src/redis/app-token-store.js';
 import { openKeyValueBackend } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
 import { ACCESS_FIELDS } from '../src/redis/session-scripts.js';
@@ -125,6 +135,33 @@ async function main() {
     if (role !== claims.role) return refuse(reply, 'TOKEN_STALE');
     reply.headers(headers).header('x-request-id', request.id);
     return { id: claims.sub, email: em ?? '', name: nm, role: role as 'CONSUMER' };
+  });
+
+  const codec = createAppCredentialCodec(Buffer.from(config.APP_SECRET_PEPPER));
+  const snapshots = new Map<string, { json: string; snapshot: AppSnapshot }>();
+  const checkSchema = { response: { 200: Type.Object({ allowed: Type.Literal(true), subject: Type.String() }) } };
+  app.get('/floor/check', { schema: checkSchema }, async (request, reply) => {
+    const authorization = request.headers.authorization;
+    if (!authorization?.startsWith('Bearer ')) return refuse(reply, 'V3_AUTH_MISSING_CREDENTIAL');
+    const parsed = codec.parseTokenShape(authorization.slice(7));
+    if (!parsed) return refuse(reply, 'V3_AUTH_TOKEN_INVALID');
+    const [rawRecord, json] = await redis.mget(keys.appToken(parsed.appId, parsed.hash), keys.appSnapshot(parsed.appId));
+    if (rawRecord === null || json === null) return refuse(reply, 'V3_AUTH_TOKEN_REVOKED');
+    const record = decodeTokenRecord(parsed.appId, rawRecord);
+    let cached = snapshots.get(parsed.appId);
+    if (cached === undefined || cached.json !== json) snapshots.set(parsed.appId, (cached = { json, snapshot: JSON.parse(json) as AppSnapshot }));
+    const snapshot = cached.snapshot;
+    if (Date.now() >= record.expiresAt) return refuse(reply, 'V3_AUTH_TOKEN_EXPIRED');
+    if (snapshot.status !== 'ACTIVE') return refuse(reply, 'V3_AUTH_APP_SUSPENDED');
+    if (!snapshot.organizations.some((org) => org.id === record.organizationId)) return refuse(reply, 'V3_AUTH_ORG_DENIED');
+    reply
+      .header('cache-control', 'no-store')
+      .header('x-request-id', request.id)
+      .header('x-auth-subject', snapshot.id)
+      .header('x-auth-app', snapshot.code)
+      .header('x-auth-org', record.organizationCode)
+      .header('x-auth-permissions', snapshot.permissions.join(','));
+    return { allowed: true as const, subject: snapshot.id };
   });
 
   await app.listen({ host: config.HOST, port: config.PORT });

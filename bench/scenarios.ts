@@ -87,6 +87,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
   const meOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/me', headers: { authorization } });
   const me = (): RequestShape => meOf(pick(bearers));
   const primeMe = () => bearers.map(meOf);
+  const floorCheckOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/floor/check', headers: { authorization } });
   const floorOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/floor/me', headers: { authorization } });
   const checkOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/check', headers: { authorization } });
   const introspectOf = (token: string): RequestShape => ({ method: 'POST', path: '/oauth2/introspect', headers: { authorization: introspectAuth, ...FORM_TYPE }, body: `token=${encodeURIComponent(token)}` });
@@ -124,6 +125,15 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       prime: () => appBearers.map(checkOf),
       baseline: 'base.get',
       target: { kind: 'min', min: 0.85 },
+    },
+    {
+      id: 'floor.check',
+      label: "floor: /check's required work alone, app token (bench-only route)",
+      server: 'baseline',
+      hashing: false,
+      next: () => floorCheckOf(pick(appBearers)),
+      prime: () => appBearers.map(floorCheckOf),
+      baseline: 'base.get',
     },
     {
       id: 'introspect',

@@ -102,12 +102,12 @@ export default fp(
      * A route-level onRequest hook, appended when the route is added: route hooks run after
      * app-level ones, and @fastify/rate-limit adds its own per route first (it registers
      * earlier), so a flood of refused requests is still counted against the rate limit.
-     * Callback style rather than async: Fastify would chain one more promise reaction on an async
-     * hook's promise, on every request of every protected route.
+     * One per route, holding the route's requirement and pattern: request.routeOptions builds a
+     * new object on every read. Callback style rather than async: Fastify would chain one more
+     * promise reaction on an async hook's promise, on every request of every protected route.
      */
-    const checkAccess = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-      const requirement = request.routeOptions.config.access!;
-      decide(requirement, request.headers.authorization, { method: request.method, url: request.routeOptions.url ?? '' }, false).then((decision) => {
+    const checkAccessOf = (requirement: AccessRequirement, url: string) => (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+      decide(requirement, request.headers.authorization, { method: request.method, url }, false).then((decision) => {
         if (!decision.allowed) return done(decision.error);
         const principal = decision.principal!;
         request.principal = principal;
@@ -121,7 +121,7 @@ export default fp(
       for (const method of [route.method].flat()) {
         if (!declarations.hasRoute(method as HTTPMethod, route.url)) declarations.on(method as HTTPMethod, route.url, noop, declared);
       }
-      if (declared.requirement) route.onRequest = [...[route.onRequest ?? []].flat(), checkAccess] as typeof route.onRequest;
+      if (declared.requirement) route.onRequest = [...[route.onRequest ?? []].flat(), checkAccessOf(declared.requirement, route.url)] as typeof route.onRequest;
     });
 
     const lift = <T>(evaluation: Evaluation<T>, wrap: (principal: T) => Principal): AccessDecision =>

@@ -20,6 +20,9 @@ const CheckQuerySchema = StrictObject({
   org: Type.Optional(SafeString({ maxLength: 64, description: 'The organization (code or id) an app token must act for.' })),
 });
 
+const ANY_TOKEN = { principal: 'any' } as const;
+const THIS_ROUTE = { method: 'GET', url: ROUTES.check } as const;
+
 const CheckResponseSchema = Type.Object({ allowed: Type.Literal(true), subject: Type.String() });
 
 /**
@@ -68,7 +71,7 @@ const gatewayRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CheckResponseSchema, ...errorResponses(400, 401, 403) },
     },
   }, async (request, reply) => {
-    const decision = await app.access.decide({ principal: 'any' }, request.headers.authorization, { method: 'GET', url: ROUTES.check }, false);
+    const decision = await app.access.decide(ANY_TOKEN, request.headers.authorization, THIS_ROUTE, false);
     if (!decision.allowed) throw decision.error;
     const principal = decision.principal!;
     const headers = request.headers;
