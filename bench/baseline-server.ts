@@ -35,16 +35,17 @@
 import { type Algorithm, hash } from '@node-rs/argon2';
 import { createSigner } from 'fast-jwt';
 import Fastify, { type FastifyReply } from 'fastify';
-import { Type } from 'typebox';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { fastifyOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createPasswordHasher } from '../src/lib/password-hasher.js';
+import { createVerifiedTokenCache } from '../src/plugins/access-token.js';
 import { apiHeaders } from '../src/plugins/security.js';
+import { CheckResponseSchema } from '../src/modules/gateway/routes.js';
 import { PublicUserSchema } from '../src/modules/user-auth/schemas.js';
 import { createAppCredentialCodec } from '../src/lib/app-credentials.js';
 import { decodeTokenRecord } from '../src/redis/app-token-scripts.js';
-import type { AppSnapshot } from '../src/redis/app-token-store.js';
+import { createSnapshotDecoder } from '../src/redis/redis-app-token-store.js';
 import { openKeyValueBackend } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
 import { ACCESS_FIELDS } from '../src/redis/session-scripts.js';
@@ -115,19 +116,14 @@ async function main() {
 
   const keys = createKeys(prefix);
   const headers = apiHeaders();
-  const verified = new Map<string, { token: string; claims: { sub: string; sid: string; role: string; exp: number } }>();
+  // The service's own verified-token cache, in front of a decode that trusts the payload (see the top).
+  const decodePayload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  const verified = createVerifiedTokenCache(decodePayload, config.JWT_VERIFY_CACHE_SIZE, config.JWT_ACCESS_TTL * 1000, Date.now);
   const refuse = (reply: FastifyReply, why: string) => reply.code(401).send({ code: why });
   app.get('/floor/me', { schema: { response: { 200: PublicUserSchema } } }, async (request, reply) => {
     const authorization = request.headers.authorization;
     if (!authorization?.startsWith('Bearer ')) return refuse(reply, 'TOKEN_MISSING');
-    const token = authorization.slice(7);
-    const tail = token.slice(-24);
-    let hit = verified.get(tail);
-    if (hit === undefined || hit.token !== token) {
-      hit = { token, claims: JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) };
-      verified.set(tail, hit);
-    }
-    const { claims } = hit;
+    const claims = verified(authorization.slice(7)) as { sub: string; sid: string; role: string; exp: number };
     const now = Date.now();
     if (claims.exp * 1000 <= now) return refuse(reply, 'TOKEN_EXPIRED');
     const [st, role, ea, , em, nm] = await redis.hmget(keys.session(claims.sub, claims.sid), ...ACCESS_FIELDS);
@@ -138,9 +134,8 @@ async function main() {
   });
 
   const codec = createAppCredentialCodec(Buffer.from(config.APP_SECRET_PEPPER));
-  const snapshots = new Map<string, { json: string; snapshot: AppSnapshot }>();
-  const checkSchema = { response: { 200: Type.Object({ allowed: Type.Literal(true), subject: Type.String() }) } };
-  app.get('/floor/check', { schema: checkSchema }, async (request, reply) => {
+  const snapshotOf = createSnapshotDecoder();
+  app.get('/floor/check', { schema: { response: { 200: CheckResponseSchema } } }, async (request, reply) => {
     const authorization = request.headers.authorization;
     if (!authorization?.startsWith('Bearer ')) return refuse(reply, 'V3_AUTH_MISSING_CREDENTIAL');
     const parsed = codec.parseTokenShape(authorization.slice(7));
@@ -148,14 +143,12 @@ async function main() {
     const [rawRecord, json] = await redis.mget(keys.appToken(parsed.appId, parsed.hash), keys.appSnapshot(parsed.appId));
     if (rawRecord === null || json === null) return refuse(reply, 'V3_AUTH_TOKEN_REVOKED');
     const record = decodeTokenRecord(parsed.appId, rawRecord);
-    let cached = snapshots.get(parsed.appId);
-    if (cached === undefined || cached.json !== json) snapshots.set(parsed.appId, (cached = { json, snapshot: JSON.parse(json) as AppSnapshot }));
-    const snapshot = cached.snapshot;
+    const snapshot = snapshotOf(parsed.appId, json);
     if (Date.now() >= record.expiresAt) return refuse(reply, 'V3_AUTH_TOKEN_EXPIRED');
     if (snapshot.status !== 'ACTIVE') return refuse(reply, 'V3_AUTH_APP_SUSPENDED');
     if (!snapshot.organizations.some((org) => org.id === record.organizationId)) return refuse(reply, 'V3_AUTH_ORG_DENIED');
     reply
-      .header('cache-control', 'no-store')
+      .header('cache-control', headers['cache-control']!)
       .header('x-request-id', request.id)
       .header('x-auth-subject', snapshot.id)
       .header('x-auth-app', snapshot.code)

@@ -84,12 +84,12 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
   const introspectAuth = pools.introspector ? basic(pools.introspector) : '';
   let unknown = 0;
 
-  const meOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/me', headers: { authorization } });
-  const me = (): RequestShape => meOf(pick(bearers));
-  const primeMe = () => bearers.map(meOf);
-  const floorCheckOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/floor/check', headers: { authorization } });
-  const floorOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/floor/me', headers: { authorization } });
-  const checkOf = (authorization: string): RequestShape => ({ method: 'GET', path: '/api/auth/check', headers: { authorization } });
+  /** A GET of `path` with each of `pool`'s Authorization values: one drawn at random per request, and all of them to prime. */
+  const bearerGets = (path: string, pool: readonly string[]) => {
+    const of = (authorization: string): RequestShape => ({ method: 'GET', path, headers: { authorization } });
+    return { next: () => of(pick(pool)), prime: () => pool.map(of) };
+  };
+  const me = bearerGets('/api/auth/me', bearers);
   const introspectOf = (token: string): RequestShape => ({ method: 'POST', path: '/oauth2/introspect', headers: { authorization: introspectAuth, ...FORM_TYPE }, body: `token=${encodeURIComponent(token)}` });
   return [
     { id: 'base.json', label: 'baseline: bare JSON', server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/json' }) },
@@ -105,36 +105,11 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
     { id: 'base.argon2', label: 'baseline: 1 argon2id verify', server: 'baseline', hashing: true, next: () => ({ method: 'POST', path: '/baseline/argon2', headers: JSON_TYPE, body: pick(loginBodies) }) },
     { id: 'base.sign', label: `baseline: 1 access-token sign (${config.JWT_ALGORITHM})`, server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/sign' }) },
 
-    { id: 'me', label: 'GET /api/auth/me (JWT + session check)', server: 'service', hashing: false, next: me, prime: primeMe, baseline: 'base.get', target: { kind: 'min', min: 0.75 } },
-    {
-      id: 'floor.me',
-      label: "floor: /me's required work alone (bench-only route)",
-      server: 'baseline',
-      hashing: false,
-      next: () => floorOf(pick(bearers)),
-      prime: () => bearers.map(floorOf),
-      baseline: 'base.get',
-    },
-    { id: 'me.rate-limited', label: 'GET /api/auth/me, not allowlisted (rate-limit counter on)', server: 'service-no-allowlist', hashing: false, next: me, prime: primeMe, baseline: 'base.get' },
-    {
-      id: 'check.app',
-      label: 'GET /api/auth/check, app token',
-      server: 'service',
-      hashing: false,
-      next: () => checkOf(pick(appBearers)),
-      prime: () => appBearers.map(checkOf),
-      baseline: 'base.get',
-      target: { kind: 'min', min: 0.85 },
-    },
-    {
-      id: 'floor.check',
-      label: "floor: /check's required work alone, app token (bench-only route)",
-      server: 'baseline',
-      hashing: false,
-      next: () => floorCheckOf(pick(appBearers)),
-      prime: () => appBearers.map(floorCheckOf),
-      baseline: 'base.get',
-    },
+    { id: 'me', label: 'GET /api/auth/me (JWT + session check)', server: 'service', hashing: false, ...me, baseline: 'base.get', target: { kind: 'min', min: 0.75 } },
+    { id: 'floor.me', label: "floor: /me's required work alone (bench-only route)", server: 'baseline', hashing: false, ...bearerGets('/floor/me', bearers), baseline: 'base.get' },
+    { id: 'me.rate-limited', label: 'GET /api/auth/me, not allowlisted (rate-limit counter on)', server: 'service-no-allowlist', hashing: false, ...me, baseline: 'base.get' },
+    { id: 'check.app', label: 'GET /api/auth/check, app token', server: 'service', hashing: false, ...bearerGets('/api/auth/check', appBearers), baseline: 'base.get', target: { kind: 'min', min: 0.85 } },
+    { id: 'floor.check', label: "floor: /check's required work alone, app token (bench-only route)", server: 'baseline', hashing: false, ...bearerGets('/floor/check', appBearers), baseline: 'base.get' },
     {
       id: 'introspect',
       label: 'POST /oauth2/introspect, opaque token',

@@ -34,7 +34,8 @@ function deepFreeze<T>(value: T): T {
  * snapshot, and re-parsing an unchanged one was a few microseconds of each (the string compare is
  * a memcmp). Frozen, since every caller shares it.
  */
-function createSnapshotDecoder() {
+/** Parses each app's snapshot once per version (its JSON text), frozen since it is shared. */
+export function createSnapshotDecoder() {
   const decoded = new Map<string, { json: string; snapshot: AppSnapshot }>();
   return (appId: string, json: string): AppSnapshot => {
     const cached = decoded.get(appId);

@@ -23,7 +23,7 @@ const CheckQuerySchema = StrictObject({
 const ANY_TOKEN = { principal: 'any' } as const;
 const THIS_ROUTE = { method: 'GET', url: ROUTES.check } as const;
 
-const CheckResponseSchema = Type.Object({ allowed: Type.Literal(true), subject: Type.String() });
+export const CheckResponseSchema = Type.Object({ allowed: Type.Literal(true), subject: Type.String() });
 
 /**
  * A header's value when it was sent once. Module-level, not a closure in the handler: under tsx
