@@ -77,7 +77,7 @@ const IPV6_SUBNET = 64;
  * as it is: the plugin's default runs net.isIPv6's long regex on every request, ~1 µs in a
  * profile, for addresses that cannot be IPv6 without a colon.
  */
-export const rateLimitKey = (request: FastifyRequest): string => (request.ip.includes(':') ? normalizeIP(request.ip, IPV6_SUBNET) : request.ip);
+const rateLimitKey = (request: FastifyRequest): string => (request.ip.includes(':') ? normalizeIP(request.ip, IPV6_SUBNET) : request.ip);
 
 export default fp(
   async function rateLimitPlugin(app: FastifyInstance, options: { config: Config }) {
