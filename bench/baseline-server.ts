@@ -13,9 +13,8 @@
  *                            threads at ARGON2_NICE), so logins are compared with the same hashing
  *                            and the ratio shows what a login adds to it
  *   GET  /baseline/sign      one access-token sign (JWT_ALGORITHM, our claims and header)
- *   GET  /floor/me           what GET /api/auth/me cannot do without, and nothing else: the
- *                            verified-token cache's hit (a Map keyed by the token's tail, the
- *                            whole token compared), the expiry check, the session's one HMGET
+ *   GET  /floor/me           what GET /api/auth/me cannot do without, and nothing else: a hit
+ *                            of the service's own verified-token cache, the expiry check, the session's one HMGET
  *                            (the service's own key and fields), its status, expiry and role
  *                            checks, the API security headers and request id, and the user as
  *                            JSON through /me's own response schema. No hooks, no rate limit, no
@@ -26,7 +25,7 @@
  *   GET  /floor/check        the same for GET /api/auth/check with an app token: the token's
  *                            shape and SHA-256 (the service's codec), one MGET of its record and
  *                            its app's snapshot (the service's keys), the record decoded, the
- *                            snapshot parsed once per version, the expiry, status and organization
+ *                            snapshot parsed once per version (the store's own decoder), the expiry, status and organization
  *                            checks, the gateway header set and the four X-Auth-* headers, and the
  *                            check's response schema.
  *
