@@ -13,41 +13,20 @@
  *                            threads at ARGON2_NICE), so logins are compared with the same hashing
  *                            and the ratio shows what a login adds to it
  *   GET  /baseline/sign      one access-token sign (JWT_ALGORITHM, our claims and header)
- *   GET  /floor/me           what GET /api/auth/me cannot do without, and nothing else: a hit
- *                            of the service's own verified-token cache, the expiry check, the session's one HMGET
- *                            (the service's own key and fields), its status, expiry and role
- *                            checks, the API security headers and request id, and the user as
- *                            JSON through /me's own response schema. No hooks, no rate limit, no
- *                            metrics, no decision trail. A token is trusted on first sight (its
- *                            payload decoded, not verified): the bench primes every token before
- *                            measuring, so only hits are timed, as on the service. Its ratio to
- *                            the GET baseline is the most /me could reach with these libraries.
- *   GET  /floor/check        the same for GET /api/auth/check with an app token: the token's
- *                            shape and SHA-256 (the service's codec), one MGET of its record and
- *                            its app's snapshot (the service's keys), the record decoded, the
- *                            snapshot parsed once per version (the store's own decoder), the expiry, status and organization
- *                            checks, the gateway header set and the four X-Auth-* headers, and the
- *                            check's response schema.
+ *   /floor/...               the floor routes: what one service route cannot do without, and
+ *                            nothing else (bench/floor-routes.ts)
  *
  * Run by bench/run.ts as a child process: node --import tsx bench/baseline-server.ts
  */
 import { type Algorithm, hash } from '@node-rs/argon2';
 import { createSigner } from 'fast-jwt';
-import Fastify, { type FastifyReply } from 'fastify';
+import Fastify from 'fastify';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { fastifyOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createPasswordHasher } from '../src/lib/password-hasher.js';
-import { createVerifiedTokenCache } from '../src/plugins/access-token.js';
-import { apiHeaders } from '../src/plugins/security.js';
-import { CheckResponseSchema } from '../src/modules/gateway/routes.js';
-import { PublicUserSchema } from '../src/modules/user-auth/schemas.js';
-import { createAppCredentialCodec } from '../src/lib/app-credentials.js';
-import { decodeTokenRecord } from '../src/redis/app-token-scripts.js';
-import { createSnapshotDecoder } from '../src/redis/redis-app-token-store.js';
 import { openKeyValueBackend } from '../src/redis/client.js';
-import { createKeys } from '../src/redis/keys.js';
-import { ACCESS_FIELDS } from '../src/redis/session-scripts.js';
+import { registerFloorRoutes } from './floor-routes.js';
 import { BENCH_PASSWORD, GET_KEY_INFIX, GET_KEY_TAIL } from './settings.js';
 
 const ARGON2ID = 2 as Algorithm;
@@ -106,55 +85,15 @@ async function main() {
     await redis.set(`${prefix}bl:rt:${process.pid}:${++counter}`, recordValue, 'EX', 60);
     return { accessToken: signAccessToken() };
   });
+  const verifyPassword = async (presented: string) => (await hasher.verify(passwordHash, presented).catch(() => ({ ok: false }))).ok;
   app.post('/baseline/argon2', async (request, reply) => {
     const body = request.body as { password?: unknown } | undefined;
-    const ok = typeof body?.password === 'string' && (await hasher.verify(passwordHash, body.password).catch(() => ({ ok: false }))).ok;
+    const ok = typeof body?.password === 'string' && (await verifyPassword(body.password));
     return ok ? { ok: true } : reply.code(401).send({ ok: false });
   });
   app.get('/baseline/sign', async () => ({ accessToken: signAccessToken() }));
 
-  const keys = createKeys(prefix);
-  const headers = apiHeaders();
-  // The service's own verified-token cache, in front of a decode that trusts the payload (see the top).
-  const decodePayload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-  const verified = createVerifiedTokenCache(decodePayload, config.JWT_VERIFY_CACHE_SIZE, config.JWT_ACCESS_TTL * 1000, Date.now);
-  const refuse = (reply: FastifyReply, why: string) => reply.code(401).send({ code: why });
-  app.get('/floor/me', { schema: { response: { 200: PublicUserSchema } } }, async (request, reply) => {
-    const authorization = request.headers.authorization;
-    if (!authorization?.startsWith('Bearer ')) return refuse(reply, 'TOKEN_MISSING');
-    const claims = verified(authorization.slice(7)) as { sub: string; sid: string; role: string; exp: number };
-    const now = Date.now();
-    if (claims.exp * 1000 <= now) return refuse(reply, 'TOKEN_EXPIRED');
-    const [st, role, ea, , em, nm] = await redis.hmget(keys.session(claims.sub, claims.sid), ...ACCESS_FIELDS);
-    if (st !== 'active' || Number(ea) <= now) return refuse(reply, 'SESSION_EXPIRED');
-    if (role !== claims.role) return refuse(reply, 'TOKEN_STALE');
-    reply.headers(headers).header('x-request-id', request.id);
-    return { id: claims.sub, email: em ?? '', name: nm, role: role as 'CONSUMER' };
-  });
-
-  const codec = createAppCredentialCodec(Buffer.from(config.APP_SECRET_PEPPER));
-  const snapshotOf = createSnapshotDecoder();
-  app.get('/floor/check', { schema: { response: { 200: CheckResponseSchema } } }, async (request, reply) => {
-    const authorization = request.headers.authorization;
-    if (!authorization?.startsWith('Bearer ')) return refuse(reply, 'V3_AUTH_MISSING_CREDENTIAL');
-    const parsed = codec.parseTokenShape(authorization.slice(7));
-    if (!parsed) return refuse(reply, 'V3_AUTH_TOKEN_INVALID');
-    const [rawRecord, json] = await redis.mget(keys.appToken(parsed.appId, parsed.hash), keys.appSnapshot(parsed.appId));
-    if (rawRecord === null || json === null) return refuse(reply, 'V3_AUTH_TOKEN_REVOKED');
-    const record = decodeTokenRecord(parsed.appId, rawRecord);
-    const snapshot = snapshotOf(parsed.appId, json);
-    if (Date.now() >= record.expiresAt) return refuse(reply, 'V3_AUTH_TOKEN_EXPIRED');
-    if (snapshot.status !== 'ACTIVE') return refuse(reply, 'V3_AUTH_APP_SUSPENDED');
-    if (!snapshot.organizations.some((org) => org.id === record.organizationId)) return refuse(reply, 'V3_AUTH_ORG_DENIED');
-    reply
-      .header('cache-control', headers['cache-control']!)
-      .header('x-request-id', request.id)
-      .header('x-auth-subject', snapshot.id)
-      .header('x-auth-app', snapshot.code)
-      .header('x-auth-org', record.organizationCode)
-      .header('x-auth-permissions', snapshot.permissions.join(','));
-    return { allowed: true as const, subject: snapshot.id };
-  });
+  await registerFloorRoutes(app, { config, redis, verifyPassword, signAccessToken });
 
   await app.listen({ host: config.HOST, port: config.PORT });
   const shutdown = async () => {

@@ -90,7 +90,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
     return { next: () => of(pick(pool)), prime: () => pool.map(of) };
   };
   const me = bearerGets('/api/auth/me', bearers);
-  const introspectOf = (token: string): RequestShape => ({ method: 'POST', path: '/oauth2/introspect', headers: { authorization: introspectAuth, ...FORM_TYPE }, body: `token=${encodeURIComponent(token)}` });
+  const introspectOf = (token: string, path = '/oauth2/introspect'): RequestShape => ({ method: 'POST', path, headers: { authorization: introspectAuth, ...FORM_TYPE }, body: `token=${encodeURIComponent(token)}` });
   return [
     { id: 'base.json', label: 'baseline: bare JSON', server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/json' }) },
     { id: 'base.get', label: 'baseline: 1 Redis GET', server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/get', headers: { authorization: pick(bearers) } }) },
@@ -116,7 +116,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       server: 'service',
       hashing: false,
       next: () => introspectOf(pick(pools.appTokens)),
-      prime: () => pools.appTokens.map(introspectOf),
+      prime: () => pools.appTokens.map((token) => introspectOf(token)),
       check: (body) => body.includes('"active":true'),
       baseline: 'base.get',
       target: { kind: 'min', min: 0.75 },
@@ -134,6 +134,17 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       },
     },
     {
+      id: 'floor.introspect',
+      label: "floor: introspection's required work alone, app token (bench-only route)",
+      server: 'baseline',
+      hashing: false,
+      next: () => introspectOf(pick(pools.appTokens), '/floor/introspect'),
+      prime: () => pools.appTokens.map((token) => introspectOf(token, '/floor/introspect')),
+      check: (body) => body.includes('"active":true'),
+      baseline: 'base.get',
+      unavailable: async () => (pools.introspector ? null : `permission ${INTROSPECT_PERMISSION} is not in the seeded catalog`),
+    },
+    {
       id: 'token.v3',
       label: 'POST /api/v3/auth/token',
       server: 'service',
@@ -141,6 +152,14 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       next: () => ({ method: 'POST', path: '/api/v3/auth/token', headers: JSON_TYPE, body: pick(tokenBodies) }),
       baseline: 'base.set',
       target: { kind: 'min', min: 0.75 },
+    },
+    {
+      id: 'floor.token',
+      label: "floor: token issuance's required work alone, less its two Postgres rows (bench-only route)",
+      server: 'baseline',
+      hashing: false,
+      next: () => ({ method: 'POST', path: '/floor/token', headers: JSON_TYPE, body: pick(tokenBodies) }),
+      baseline: 'base.set',
     },
     {
       id: 'token.oauth2',
@@ -168,6 +187,14 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       target: { kind: 'min', min: 0.75 },
     },
     { id: 'login.ok', label: 'POST /api/auth/login, right password', server: 'service', hashing: true, next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: pick(loginBodies) }), baseline: 'base.argon2', target: { kind: 'min', min: 0.9 } },
+    {
+      id: 'floor.login',
+      label: "floor: a login's argon2 verify and access-token sign alone (bench-only route)",
+      server: 'baseline',
+      hashing: true,
+      next: () => ({ method: 'POST', path: '/floor/login', headers: JSON_TYPE, body: pick(loginBodies) }),
+      baseline: 'base.argon2',
+    },
     {
       id: 'login.wrong',
       label: 'POST /api/auth/login, wrong password',

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCENARIOS = [
   'base.json', 'base.get', 'base.set', 'base.refresh', 'base.argon2', 'base.sign',
-  'me', 'floor.me', 'me.rate-limited', 'check.app', 'floor.check', 'introspect', 'token.v3', 'token.oauth2', 'refresh', 'login.ok', 'login.wrong', 'login.unknown',
+  'me', 'floor.me', 'me.rate-limited', 'check.app', 'floor.check', 'introspect', 'floor.introspect', 'token.v3', 'floor.token', 'token.oauth2',
+  'refresh', 'login.ok', 'floor.login', 'login.wrong', 'login.unknown',
 ];
 
 interface SmokeReport {
