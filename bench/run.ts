@@ -243,6 +243,7 @@ async function main(): Promise<number> {
         result: null,
         ...(def.baseline ? { baseline: def.baseline } : {}),
         ...(def.target ? { target: def.target } : {}),
+        ...(def.floor ? { floor: def.floor } : {}),
       };
       rows.push(row);
       const unavailable = def.unavailable ? await def.unavailable() : null;

@@ -33,6 +33,8 @@ export interface ScenarioDef {
   check?: (body: string, headers: Record<string, string | string[]>) => boolean;
   baseline?: string;
   target?: Target;
+  /** The floor scenario of this route: its required work alone (bench/floor-routes.ts), shown beside its target. */
+  floor?: string;
   /** Every distinct request of the scenario's pool, sent once before it is measured (bench/load.ts prime). */
   prime?: () => RequestShape[];
   /** Set when the route does not exist on this build (e.g. introspection not merged yet). */
@@ -105,10 +107,10 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
     { id: 'base.argon2', label: 'baseline: 1 argon2id verify', server: 'baseline', hashing: true, next: () => ({ method: 'POST', path: '/baseline/argon2', headers: JSON_TYPE, body: pick(loginBodies) }) },
     { id: 'base.sign', label: `baseline: 1 access-token sign (${config.JWT_ALGORITHM})`, server: 'baseline', hashing: false, next: () => ({ method: 'GET', path: '/baseline/sign' }) },
 
-    { id: 'me', label: 'GET /api/auth/me (JWT + session check)', server: 'service', hashing: false, ...me, baseline: 'base.get', target: { kind: 'min', min: 0.75 } },
+    { id: 'me', label: 'GET /api/auth/me (JWT + session check)', server: 'service', hashing: false, ...me, baseline: 'base.get', target: { kind: 'min', min: 0.75 }, floor: 'floor.me' },
     { id: 'floor.me', label: "floor: /me's required work alone (bench-only route)", server: 'baseline', hashing: false, ...bearerGets('/floor/me', bearers), baseline: 'base.get' },
     { id: 'me.rate-limited', label: 'GET /api/auth/me, not allowlisted (rate-limit counter on)', server: 'service-no-allowlist', hashing: false, ...me, baseline: 'base.get' },
-    { id: 'check.app', label: 'GET /api/auth/check, app token', server: 'service', hashing: false, ...bearerGets('/api/auth/check', appBearers), baseline: 'base.get', target: { kind: 'min', min: 0.85 } },
+    { id: 'check.app', label: 'GET /api/auth/check, app token', server: 'service', hashing: false, ...bearerGets('/api/auth/check', appBearers), baseline: 'base.get', target: { kind: 'min', min: 0.85 }, floor: 'floor.check' },
     { id: 'floor.check', label: "floor: /check's required work alone, app token (bench-only route)", server: 'baseline', hashing: false, ...bearerGets('/floor/check', appBearers), baseline: 'base.get' },
     {
       id: 'introspect',
@@ -120,6 +122,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       check: (body) => body.includes('"active":true'),
       baseline: 'base.get',
       target: { kind: 'min', min: 0.75 },
+      floor: 'floor.introspect',
       unavailable: async () => {
         if (!pools.introspector) return `permission ${INTROSPECT_PERMISSION} is not in the seeded catalog`;
         const response = await fetch(`${serviceUrl()}/oauth2/introspect`, {
@@ -152,6 +155,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       next: () => ({ method: 'POST', path: '/api/v3/auth/token', headers: JSON_TYPE, body: pick(tokenBodies) }),
       baseline: 'base.set',
       target: { kind: 'min', min: 0.75 },
+      floor: 'floor.token',
     },
     {
       id: 'floor.token',
@@ -169,6 +173,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       next: () => ({ method: 'POST', path: '/oauth2/token', headers: { authorization: pick(basics), ...FORM_TYPE }, body: 'grant_type=client_credentials' }),
       baseline: 'base.set',
       target: { kind: 'min', min: 0.75 },
+      floor: 'floor.token',
     },
     {
       id: 'refresh',
@@ -186,7 +191,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       baseline: 'base.refresh',
       target: { kind: 'min', min: 0.75 },
     },
-    { id: 'login.ok', label: 'POST /api/auth/login, right password', server: 'service', hashing: true, next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: pick(loginBodies) }), baseline: 'base.argon2', target: { kind: 'min', min: 0.9 } },
+    { id: 'login.ok', label: 'POST /api/auth/login, right password', server: 'service', hashing: true, next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: pick(loginBodies) }), baseline: 'base.argon2', target: { kind: 'min', min: 0.9 }, floor: 'floor.login' },
     {
       id: 'floor.login',
       label: "floor: a login's argon2 verify and access-token sign alone (bench-only route)",
