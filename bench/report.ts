@@ -20,6 +20,8 @@ export interface ScenarioRow {
   /** The baseline as measured in the slices alternating with this scenario's (the ratio's denominator). */
   pairedBaseline?: LoadResult;
   ratio?: number | null;
+  /** The ratio's standard error, from its slice pairs (ratioStandardError); null with one slice. */
+  ratioError?: number | null;
   target?: Target;
   pass?: boolean | null;
   /** The id of the floor row measuring this route's required work alone. */
@@ -61,12 +63,39 @@ export interface TargetLine {
   floor: string;
   goal: string;
   pass: boolean | null;
+  /** The goal lies within two standard errors of the measured ratio: this verdict is the run's noise as much as the route's. */
+  withinNoise?: boolean;
 }
 
 const fixed = (value: number | null | undefined, digits = 2) => (value === null || value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
 const whole = (value: number) => Math.round(value).toLocaleString('en-US');
 const verdict = (pass: boolean | null | undefined) => (pass === true ? 'PASS' : pass === false ? '**MISS**' : 'n/a');
 export const describeTarget = (target: Target | undefined) => (!target ? '' : target.kind === 'min' ? `>= ${target.min}` : `${target.min} to ${target.max}`);
+
+/**
+ * How far a ratio can be trusted: slice k of a route and slice k of its baseline run next to each
+ * other (ABBA), so each pair gives a ratio of its own, and their spread over √n is the standard
+ * error of their mean. On a shared 2-core machine a pair's ratio moved from 0.48 to 1.01 within
+ * one scenario, so a target missed or met by less than about two of these is noise.
+ */
+export function ratioStandardError(route: LoadResult, baseline: LoadResult): number | null {
+  const pairs = route.sliceRps.length;
+  if (pairs < 2 || baseline.sliceRps.length !== pairs) return null;
+  const ratios = route.sliceRps.map((rps, k) => rps / Math.max(1, baseline.sliceRps[k]!));
+  const mean = ratios.reduce((sum, r) => sum + r, 0) / pairs;
+  const variance = ratios.reduce((sum, r) => sum + (r - mean) ** 2, 0) / (pairs - 1);
+  return Math.sqrt(variance / pairs);
+}
+
+/** A ratio with its standard error when there is one: "0.74 ± 0.10". */
+const withError = (ratio: number | null | undefined, error: number | null | undefined) => (error === null || error === undefined ? fixed(ratio) : `${fixed(ratio)} ± ${fixed(error)}`);
+
+/** A verdict's note when the goal lies within two standard errors of the measured ratio. */
+function nearGoal(ratio: number | null | undefined, error: number | null | undefined, target: Target | undefined): boolean {
+  if (!target || ratio === null || ratio === undefined || error === null || error === undefined) return false;
+  const bounds = target.kind === 'min' ? [target.min] : [target.min, target.max];
+  return bounds.some((bound) => Math.abs(ratio - bound) < 2 * error);
+}
 
 export function judgeRatio(ratio: number | null, target: Target | undefined): boolean | null {
   if (!target || ratio === null || Number.isNaN(ratio)) return null;
@@ -79,13 +108,15 @@ export function targetLines(report: Omit<BenchReport, 'targets' | 'notes' | 'met
   for (const row of report.rows) {
     if (!row.target) continue;
     const floor = row.floor ? report.rows.find((candidate) => candidate.id === row.floor) : undefined;
+    const measured = withError(row.ratio, row.ratioError);
     lines.push({
       target: `${row.label} vs ${row.baseline}`,
-      measured: row.unavailable ? `not available: ${row.unavailable}` : row.result && row.result.errors > 0 ? `${fixed(row.ratio)} (${row.result.errors} errors)` : fixed(row.ratio),
-      floor: !row.floor ? '' : floor?.result && floor.result.errors === 0 ? fixed(floor.ratio) : 'n/a',
+      measured: row.unavailable ? `not available: ${row.unavailable}` : row.result && row.result.errors > 0 ? `${measured} (${row.result.errors} errors)` : measured,
+      floor: !row.floor ? '' : floor?.result && floor.result.errors === 0 ? withError(floor.ratio, floor.ratioError) : 'n/a',
       goal: describeTarget(row.target),
       // A run with errors does not pass, whatever its speed.
       pass: row.unavailable ? null : row.result && row.result.errors > 0 ? false : (row.pass ?? null),
+      withinNoise: !row.unavailable && nearGoal(row.ratio, row.ratioError, row.target),
     });
   }
   const storm = report.storm;
@@ -134,7 +165,7 @@ function scenarioTable(rows: ScenarioRow[]): string {
     const pass = row.target ? verdict(r.errors > 0 ? false : row.pass) : '';
     const cpuRatio = base ? `${fixed(r.serverCpuUsPerReq / base.serverCpuUsPerReq, 1)}x` : '';
     out.push(
-      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} (${whole(r.eventLoopCpuUsPerReq)}; ${r.eventLoopSleepsPerReq.toFixed(1)}, ${r.eventLoopPreemptionsPerReq.toFixed(1)}) | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${base ? whole(base.rps) : ''} | ${row.baseline ? fixed(row.ratio) : ''} | ${describeTarget(row.target)} | ${pass} |`,
+      `| ${row.label} | ${row.connections} | ${whole(r.rps)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${errors} | ${whole(r.serverCpuUsPerReq)} (${whole(r.eventLoopCpuUsPerReq)}; ${r.eventLoopSleepsPerReq.toFixed(1)}, ${r.eventLoopPreemptionsPerReq.toFixed(1)}) | ${cpuRatio} | ${r.redisCpuUsPerReq === null ? 'n/a' : whole(r.redisCpuUsPerReq)} / ${r.postgresCpuUsPerReq === null ? 'n/a' : whole(r.postgresCpuUsPerReq)} | ${whole(r.loadgenCpuUsPerReq)} | ${row.baseline ?? ''} | ${base ? whole(base.rps) : ''} | ${row.baseline ? withError(row.ratio, row.ratioError) : ''} | ${describeTarget(row.target)} | ${pass} |`,
     );
   }
   return out.join('\n');
@@ -144,7 +175,7 @@ export function targetsTable(targets: TargetLine[]): string {
   return [
     '| target | measured | floor: its required work alone | goal | result |',
     '|---|---|---|---|---|',
-    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.floor} | ${t.goal} | ${verdict(t.pass)} |`),
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.floor} | ${t.goal} | ${verdict(t.pass)}${t.withinNoise ? ' (within 2 s.e.)' : ''} |`),
   ].join('\n');
 }
 

@@ -32,7 +32,7 @@ import { type LoadResult, type LoadSpec, prime, runInterleaved, runLoad, runRota
 import { createFillerSessions, deleteKeysWithPrefix, measureAppTokenMemory, measureSessionMemory, type MemoryResult, redisFacts } from './memory.js';
 import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
 import { freePort, ROOT, type ServerProcess, startServer } from './processes.js';
-import { type BenchReport, judgeRatio, readmeSection, type ScaleResult, type ScenarioRow, type StormResult, targetLines, updateReadme, writeReport } from './report.js';
+import { type BenchReport, judgeRatio, ratioStandardError, readmeSection, type ScaleResult, type ScenarioRow, type StormResult, targetLines, updateReadme, writeReport } from './report.js';
 import { defineScenarios, type Pools, type ScenarioDef, stormLoads, TokenQueue } from './scenarios.js';
 import { GET_KEY_INFIX, GET_KEY_TAIL, loadSettings, serviceOverrides } from './settings.js';
 
@@ -265,12 +265,13 @@ async function main(): Promise<number> {
         row.result = paired.scenario;
         row.pairedBaseline = paired.baseline;
         row.ratio = paired.scenario.rps / paired.baseline.rps;
+        row.ratioError = ratioStandardError(paired.scenario, paired.baseline);
         row.pass = judgeRatio(row.ratio, row.target);
       } else {
         row.result = await runLoad(load(server, def));
       }
       if (noAllowlist) await noAllowlist.stop();
-      const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
+      const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)}${row.ratioError ? ` ± ${row.ratioError.toFixed(2)}` : ''} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
       log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}, server CPU ${Math.round(row.result.serverCpuUsPerReq)} µs/req (event loop ${eventLoop(row.result)})${row.pairedBaseline ? ` vs ${Math.round(row.pairedBaseline.serverCpuUsPerReq)} (${eventLoop(row.pairedBaseline)})` : ''}${ratio}`);
     }
 
