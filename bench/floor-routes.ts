@@ -42,10 +42,11 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../src/config.js';
 import { appIdFromClientId, clientIdFor, createAppCredentialCodec } from '../src/lib/app-credentials.js';
+import { systemClock } from '../src/lib/clock.js';
 import { createCredentialThrottle, digestForKey, throttleSettings } from '../src/lib/credential-throttle.js';
 import { Envelope, success } from '../src/modules/app-auth/envelope.js';
 import { TokenBodySchema, TokenDataSchema, type TokenBody } from '../src/modules/app-auth/schemas.js';
-import { formatV3Datetime } from '../src/modules/app-auth/token-service.js';
+import { formatV3Datetime, usableSecretOf } from '../src/modules/app-auth/token-service.js';
 import { CheckResponseSchema } from '../src/modules/gateway/routes.js';
 import { clientCredentials } from '../src/modules/oauth/client-auth.js';
 import { INTROSPECT_PERMISSION } from '../src/modules/oauth/introspection-service.js';
@@ -122,14 +123,9 @@ export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps)
     return { allowed: true as const, subject: snapshot.id };
   });
 
-  /** The caller's checks of the service's client authentication (a usable secret of an ACTIVE app). */
-  const authenticated = (snapshot: AppSnapshot, secret: string) => {
-    const digest = codec.secretDigestBytes(secret);
-    const now = Date.now();
-    const match = snapshot.secrets.find((candidate) => codec.digestMatches(digest, candidate.digest));
-    const usable = match && (match.status === 'ACTIVE' || (match.status === 'GRACE' && match.graceUntil !== null && now < match.graceUntil));
-    return usable && snapshot.status === 'ACTIVE';
-  };
+  /** The service's client authentication on a snapshot already read: a usable secret of an ACTIVE app. */
+  const authenticated = (snapshot: AppSnapshot, secret: string) =>
+    snapshot.status === 'ACTIVE' && usableSecretOf(codec, snapshot, codec.secretDigestBytes(secret), Date.now()) !== undefined;
 
   await app.register(async (forms) => {
     await forms.register(formBody, { bodyLimit: config.BODY_LIMIT_BYTES });
@@ -169,7 +165,7 @@ export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps)
   const store = createRedisAppTokenStore({ client: redis, keys });
   const throttle = createCredentialThrottle({
     store: createRedisFailureThrottleStore({ client: redis }),
-    clock: { now: Date.now },
+    clock: systemClock,
     settings: throttleSettings(config),
     keys: (appId, ip) => ({ pair: keys.clientFailuresFrom(appId, ip), subject: keys.clientFailures(appId) }),
   });

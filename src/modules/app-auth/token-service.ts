@@ -47,6 +47,12 @@ const ISSUE_FAILURES: Record<Exclude<IssueResult['kind'], 'issued' | 'locked' | 
   invalid_scope: 'V3_AUTH_INVALID_SCOPE',
 };
 
+/** The secret of `snapshot` whose digest is `digest`, if it is usable at `now`: ACTIVE, or GRACE before its grace_until. */
+export function usableSecretOf(codec: AppCredentialCodec, snapshot: AppSnapshot, digest: Buffer, now: number): AppSnapshot['secrets'][number] | undefined {
+  const secret = snapshot.secrets.find((candidate) => codec.digestMatches(digest, candidate.digest));
+  return secret && (secret.status === 'ACTIVE' || (secret.status === 'GRACE' && secret.graceUntil !== null && now < secret.graceUntil)) ? secret : undefined;
+}
+
 /** "YYYY-MM-DD HH:MM:SS" in UTC, the seed's datetime format. */
 export const formatV3Datetime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
@@ -157,10 +163,9 @@ export function createAppTokenService(deps: {
       const appId = clientId ? appIdFromClientId(clientId) : null;
       if (!appId || !clientSecret) throw new AppError('V3_AUTH_INVALID_CLIENT');
       const snapshot = (await store.getSnapshot(appId)) ?? (await restoreSnapshot(appId));
-      const now = clock.now();
+      // Digested whether or not the app exists, so an unknown client_id fails in the same time.
       const digest = codec.secretDigestBytes(clientSecret);
-      const secret = snapshot?.secrets.find((candidate) => codec.digestMatches(digest, candidate.digest));
-      const usable = secret && (secret.status === 'ACTIVE' || (secret.status === 'GRACE' && secret.graceUntil !== null && now < secret.graceUntil));
+      const usable = snapshot && usableSecretOf(codec, snapshot, digest, clock.now());
       if (!snapshot || !usable || snapshot.status !== 'ACTIVE') throw new AppError('V3_AUTH_INVALID_CLIENT', snapshot ? { subject: { appId } } : {});
       return snapshot;
     },
