@@ -47,8 +47,8 @@ t.test('the targets table shows the ratio, its floor, each with its error, and f
     lines.map(({ measured, floor, withinNoise }) => ({ measured, floor, withinNoise })),
     [
       { measured: '0.74 ± 0.10', floor: '0.80 ± 0.03', withinNoise: true },
-      { measured: '0.95 ± 0.02', floor: '', withinNoise: false },
-      { measured: '1.00', floor: '', withinNoise: false },
+      { measured: '0.95 ± 0.02', floor: undefined, withinNoise: false },
+      { measured: '1.00', floor: undefined, withinNoise: false },
     ],
   );
   const table = targetsTable(lines).split('\n');
