@@ -4,7 +4,8 @@
  * few failures with a doubling lock, so an attacker's address is throttled while the real owner
  * from another address is not; the subject as a whole is locked only after a high ceiling of
  * consecutive failures (NIST SP 800-63B: at most 100). Locks are checked before the (slow)
- * credential check, so a throttled attempt costs almost nothing.
+ * credential check, so a throttled attempt costs almost nothing; `attempt` checks and counts in
+ * one atomic step, so a burst of concurrent guesses gets no more through than a sequence would.
  */
 import { sha256Base64url } from './crypto.js';
 import { anyLocked, type FailureThrottleStore, type ThrottleRule, type ThrottleState } from '../redis/failure-throttle-store.js';
@@ -77,6 +78,18 @@ export function createCredentialThrottle(options: {
     decide,
     /** Is this subject+IP currently locked out? One store round trip. */
     check: async (subject: string, ip: string) => decide(await store.read(rules(subject, ip), options.clock.now())),
+    /**
+     * Checks and counts in one atomic store round trip, before the credential is checked: `admitted`
+     * false is a refusal (`decision` holds its lock); admitted, the attempt is already counted as a
+     * failure (`decision.locked`: it starts a lock if the credential proves wrong), so a right
+     * credential must call `succeeded`, and an attempt that never reached the check `released`.
+     */
+    attempt: async (subject: string, ip: string): Promise<{ admitted: boolean; decision: ThrottleDecision }> => {
+      const { admitted, states } = await store.attempt(rules(subject, ip), options.clock.now());
+      return { admitted, decision: decide(states) };
+    },
+    /** Takes back an admitted attempt whose credential was never checked (a dependency failed). */
+    released: async (subject: string, ip: string) => store.release(rules(subject, ip)),
     /** Counts a failure; `decision.locked` tells whether this failure started (or extended) a lock. */
     failed: async (subject: string, ip: string) => decide(await store.recordFailure(rules(subject, ip), options.clock.now())),
     /** A success clears both counters ("consecutive" failures). */

@@ -24,11 +24,25 @@ export interface ThrottleState {
   lockedForMs: number;
 }
 
+export interface ThrottleAttempt {
+  admitted: boolean;
+  /** Refused: the states that lock it. Admitted: the states with this attempt counted. */
+  states: ThrottleState[];
+}
+
 export interface FailureThrottleStore {
   /** One round trip: count and remaining lock of each rule's key at `now`, in order. */
   read(rules: ThrottleRule[], now: number): Promise<ThrottleState[]>;
   /** Atomic (Lua): counts one failure on every rule's key and applies its expiry and lock. Returns the new states. */
   recordFailure(rules: ThrottleRule[], now: number): Promise<ThrottleState[]>;
+  /**
+   * Atomic (Lua): while any key is locked, refused and nothing counted; else counts one failure on
+   * every key, as recordFailure, before the credential is checked (a right one is then `reset`).
+   * Concurrent attempts are counted one by one, so no more pass than the thresholds allow.
+   */
+  attempt(rules: ThrottleRule[], now: number): Promise<ThrottleAttempt>;
+  /** Atomic (Lua): takes back one admitted attempt that never reached the credential check. */
+  release(rules: ThrottleRule[]): Promise<void>;
   /** Forgets the keys (after a success). One command. */
   reset(keys: string[]): Promise<void>;
 }

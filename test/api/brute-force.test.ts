@@ -16,8 +16,10 @@ type App = Awaited<ReturnType<typeof buildTestApp>>['app'];
 const attempt = (app: App, email: string, password: string, remoteAddress: string) =>
   app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password }, remoteAddress });
 
+// A lock runs from the attempt that earned it; a frozen clock keeps the short first ones (1 s)
+// from running out on a loaded machine before the next request is made.
 t.test('the attacking address is throttled; the owner elsewhere is not', async (t) => {
-  const { app, databaseUrl } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '3' } });
+  const { app, databaseUrl } = await buildTestApp(t, { clock: createManualClock(), env: { LOGIN_THROTTLE_AFTER: '3' } });
   const owner = await registerUser(app);
   for (let i = 0; i < 3; i++) t.equal((await attempt(app, owner.email, 'not the password', '203.0.113.9')).statusCode, 401);
   const throttled = await attempt(app, owner.email, owner.password, '203.0.113.9');
@@ -33,8 +35,26 @@ t.test('the attacking address is throttled; the owner elsewhere is not', async (
   t.match(event, { actor: 'system', ip: '203.0.113.9', user_id: owner.id, reason: 'LOGIN_THROTTLED', details: { scope: 'pair' } }, 'the lock is an auth event');
 });
 
+t.test('a burst of concurrent guesses gets no more passwords checked than a sequence would', async (t) => {
+  const { app, databaseUrl } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '3', LOGIN_LOCK_AFTER: '5', LOGIN_LOCK_SECONDS: '600' } });
+  const owner = await registerUser(app);
+  const fromOne = await Promise.all(Array.from({ length: 12 }, () => attempt(app, owner.email, 'a guess', '203.0.113.50')));
+  t.strictSame(fromOne.map((reply) => reply.statusCode).sort(), [...Array(3).fill(401), ...Array(9).fill(429)], 'one address: 3 checked, the rest refused');
+  // From many addresses at once: the account-wide ceiling of 5 holds too (2 more after the 3 above).
+  const fromMany = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(app, owner.email, 'a guess', `198.51.100.${100 + i}`)));
+  t.equal(fromMany.filter((reply) => reply.statusCode === 401).length, 2, 'many addresses: only up to the account ceiling checked');
+  t.ok(fromMany.every((reply) => [401, 429].includes(reply.statusCode)));
+  t.equal((await attempt(app, owner.email, owner.password, '192.0.2.77')).statusCode, 429, 'the account is locked, even for the right password');
+
+  await app.authEvents.flush();
+  const sql = postgres(databaseUrl!, { max: 1 });
+  t.teardown(() => sql.end());
+  const failed = await sql`select coalesce(sum(count), 0)::int as n from auth_events where kind = 'denied' and reason = 'INVALID_CREDENTIALS' and user_id = ${owner.id}`;
+  t.equal(failed[0]!.n, 5, 'five wrong passwords recorded: one per password checked');
+});
+
 t.test('unknown emails are throttled the same way (no enumeration through locks)', async (t) => {
-  const { app } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '2' } });
+  const { app } = await buildTestApp(t, { clock: createManualClock(), env: { LOGIN_THROTTLE_AFTER: '2' } });
   for (let i = 0; i < 2; i++) t.equal((await attempt(app, 'nobody@example.test', 'guess', '203.0.113.9')).statusCode, 401);
   t.equal((await attempt(app, 'nobody@example.test', 'guess', '203.0.113.9')).json().code, 'LOGIN_THROTTLED');
 });
@@ -62,8 +82,9 @@ t.test('the account-wide ceiling locks the account from every address', async (t
 });
 
 t.test('counters are shared by instances on the same Redis', async (t) => {
-  const { app, config } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '2' } });
-  const second = await buildApp(config);
+  const clock = createManualClock();
+  const { app, config } = await buildTestApp(t, { clock, env: { LOGIN_THROTTLE_AFTER: '2' } });
+  const second = await buildApp(config, { clock });
   t.teardown(() => second.close());
   const owner = await registerUser(app);
   await attempt(app, owner.email, 'wrong', '203.0.113.30');
@@ -175,4 +196,20 @@ t.test('client credentials, Redis: a normal issuance is one Redis round trip; fa
   t.strictSame(await commandsSentBy(client, () => token('pcs_guess')), ['evalsha', 'evalsha'], 'a wrong secret: the issue script, then the failure count');
   t.strictSame(await commandsSentBy(client, () => token(clientSecret)), ['evalsha', 'del'], 'the first success after failures clears them');
   t.strictSame(await commandsSentBy(client, () => token(clientSecret)), ['evalsha'], 'and the next is one round trip again');
+});
+
+t.test('login, Redis: the lock check and the count are one script; a right password clears the count alongside the session write', async (t) => {
+  const { app } = await buildTestApp(t, { env: { LOGIN_THROTTLE_AFTER: '3', RATE_LIMIT_ALLOWLIST: '127.0.0.1' } });
+  if (app.kv.kind !== 'redis') {
+    t.fail('Redis-backed app');
+    return;
+  }
+  const client = app.kv.client;
+  const owner = await registerUser(app);
+  const login = (password: string) => attempt(app, owner.email, password, '127.0.0.1');
+  t.equal((await login(owner.password)).statusCode, 200, 'loads the scripts');
+  t.equal((await login('wrong')).statusCode, 401, 'loads the scripts');
+
+  t.strictSame(await commandsSentBy(client, () => login('wrong')), ['evalsha'], 'a wrong password: one script, checked and counted');
+  t.strictSame(await commandsSentBy(client, () => login(owner.password)), ['evalsha', 'del', 'evalsha'], 'a right one: the attempt, then the reset with the session script');
 });

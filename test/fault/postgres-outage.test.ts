@@ -53,6 +53,7 @@ t.test('Postgres outage: Redis-only paths keep working, the rest answers 503, th
   t.equal(login.statusCode, 503);
   t.equal(login.json().code, 'SERVICE_UNAVAILABLE');
   t.equal(login.headers['retry-after'], '5');
+  t.strictSame(await redis.keys(`${prefix}{lf:*`), [], 'an attempt whose account could not be read is not counted against it');
   const list = await app.inject({ method: 'GET', url: '/api/v3/auth/apps', headers: { authorization: `Bearer ${admin.accessToken}` } });
   t.equal(list.statusCode, 503);
   t.equal(list.json().error.code, 'V3_AUTH_UNAVAILABLE');

@@ -69,8 +69,63 @@ for (const [name, make] of stores) {
         { failures: 0, lockedForMs: 0 },
       ]);
     });
+
+    t.test('attempt: counts before the check it makes, refuses while locked and then counts nothing', async (t) => {
+      const store = make();
+      const pair = rule({ lockAfter: 2 });
+      const whole = rule({ lockAfter: 5, doubling: false, lockMs: 5000, maxLockMs: 5000 });
+      t.strictSame(await store.attempt([pair, whole], now), { admitted: true, states: [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }] });
+      t.strictSame(
+        await store.attempt([pair, whole], now),
+        { admitted: true, states: [{ failures: 2, lockedForMs: 1000 }, { failures: 2, lockedForMs: 0 }] },
+        'admitted, and counted: it locks the pair if it proves a failure',
+      );
+      t.strictSame(await store.attempt([pair, whole], now + 10), { admitted: false, states: [{ failures: 2, lockedForMs: 990 }, { failures: 2, lockedForMs: 0 }] });
+      t.strictSame(await store.read([pair, whole], now + 10), [{ failures: 2, lockedForMs: 990 }, { failures: 2, lockedForMs: 0 }], 'the refused attempt counted nothing');
+      t.strictSame(
+        await store.attempt([pair, whole], now + 1000),
+        { admitted: true, states: [{ failures: 3, lockedForMs: 2000 }, { failures: 3, lockedForMs: 0 }] },
+        'after the lock: admitted again, and the next lock doubles',
+      );
+      await store.reset([pair.key, whole.key]);
+      t.strictSame((await store.attempt([pair, whole], now + 1001)).states, [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }], 'a reset starts the count again');
+    });
+
+    t.test('attempt: concurrent attempts are admitted only up to the threshold', async (t) => {
+      const store = make();
+      const r = rule({ lockAfter: 3 });
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.attempt([r], now)));
+      t.equal(results.filter((result) => result.admitted).length, 3, 'three admitted, seventeen refused');
+      t.strictSame(await store.read([r], now), [{ failures: 3, lockedForMs: 1000 }]);
+    });
+
+    t.test('release takes back one count; below the threshold the lock goes too; at zero the counter is gone', async (t) => {
+      const store = make();
+      const r = rule({ lockAfter: 2 });
+      await store.attempt([r], now);
+      await store.attempt([r], now);
+      await store.attempt([r], now + 1000);
+      t.strictSame(await store.read([r], now + 1000), [{ failures: 3, lockedForMs: 2000 }]);
+      await store.release([r]);
+      t.strictSame(await store.read([r], now + 1000), [{ failures: 2, lockedForMs: 2000 }], 'still at the threshold: the lock stays');
+      await store.release([r]);
+      t.strictSame(await store.read([r], now + 1000), [{ failures: 1, lockedForMs: 0 }], 'below it: unlocked');
+      await store.release([r]);
+      await store.release([r]);
+      t.strictSame(await store.read([r], now + 1000), [{ failures: 0, lockedForMs: 0 }], 'never below zero');
+      t.strictSame((await store.attempt([r], now + 1000)).states, [{ failures: 1, lockedForMs: 0 }], 'and counts from zero again');
+    });
   });
 }
+
+t.test('redis: attempt and release are one command each; a released counter is deleted', async (t) => {
+  const store = createRedisFailureThrottleStore({ client });
+  const r = rule();
+  t.equal((await commandsSentBy(client, () => store.attempt([r, rule()], Date.now()))).length, 1);
+  t.equal(await client.exists(r.key), 1);
+  t.equal((await commandsSentBy(client, () => store.release([r]))).length, 1);
+  t.equal(await client.exists(r.key), 0);
+});
 
 t.test('redis: read is one command, counters expire after the window', async (t) => {
   const store = createRedisFailureThrottleStore({ client });

@@ -81,6 +81,12 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
     events.record({ kind, ip: client.ip, userAgent: client.userAgent.slice(0, 256), requestId: client.requestId, ...facts });
   const ms = (seconds: number) => seconds * 1000;
 
+  /** The account (undefined: unknown email) and its password check; an unknown email is verified against a dummy hash, as slowly. */
+  async function verifyAccount(email: string, password: string) {
+    const user = await users.findByEmail(email);
+    return { user, result: user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyAgainstDummy(password) };
+  }
+
   /** Creates the session in the store and mints its first pair of tokens. */
   async function startSession(user: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>, client: ClientInfo): Promise<IssuedTokens> {
     const now = clock.now();
@@ -139,13 +145,17 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
       // Unknown emails are throttled exactly like real ones: the lock reveals nothing either.
       const subject = digestForKey(email);
       const from = digestForKey(client.ip);
-      const gate = await throttle.check(subject, from);
-      if (gate.locked) throw throttled(gate.retryAfterSeconds);
+      // Checked and counted in one step, before anything else: a locked attempt costs no SELECT.
+      const gate = await throttle.attempt(subject, from);
+      if (!gate.admitted) throw throttled(gate.decision.retryAfterSeconds);
 
-      const user = await users.findByEmail(email);
-      const result = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyAgainstDummy(input.password);
+      const { user, result } = await verifyAccount(email, input.password).catch(async (error: unknown) => {
+        // No password was checked, so the attempt is taken back; if the store cannot, it lapses with its window.
+        await throttle.released(subject, from).catch(() => undefined);
+        throw error;
+      });
       if (!user || !result.ok) {
-        const after = await throttle.failed(subject, from);
+        const after = gate.decision;
         if (after.locked) {
           event('login.locked', client, {
             reason: 'LOGIN_THROTTLED',
@@ -157,11 +167,16 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         }
         throw new AppError('INVALID_CREDENTIALS', user ? { subject: { userId: user.id } } : {});
       }
-      // Only after earlier failures: the usual login skips a store round trip.
-      if (gate.failures > 0) await throttle.succeeded(subject, from);
-      if (user.disabled) throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
+      // The attempt was counted as a failure up front; the right password clears the count. Sent
+      // now, so it leaves in the session's socket write when nothing is awaited in between.
+      const cleared = throttle.succeeded(subject, from);
+      if (user.disabled) {
+        await cleared;
+        throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
+      }
       let signedIn: IssuedTokens & { user: PublicUser };
       if (result.needsRehash) {
+        await cleared;
         // Rare (the hash parameters changed): as in register, the new hash commits only if the session was created.
         const upgradedHash = await hasher.hash(input.password);
         signedIn = await users.transaction(async (tx) => {
@@ -170,7 +185,8 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         });
       } else {
         // The usual login writes nothing to Postgres itself: its stamp is batched (src/db/login-stamp-writer.ts).
-        signedIn = { ...(await startSession(user, client)), user: toPublicUser(user) };
+        const [tokens] = await Promise.all([startSession(user, client), cleared]);
+        signedIn = { ...tokens, user: toPublicUser(user) };
         loginStamps.record(user.id, new Date(clock.now()));
       }
       metrics.tokenIssued('user_access');
