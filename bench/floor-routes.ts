@@ -22,7 +22,8 @@
  *                            snapshot, the token's record and its app's snapshot (the service
  *                            sends a GET and an MGET in one write), the caller's secret HMAC and
  *                            status and permission checks, the token's checks as /floor/check,
- *                            and the RFC 7662 answer through the route's response schema.
+ *                            and the RFC 7662 answer (the service's describeAppToken) through
+ *                            the route's response schema.
  *   POST /floor/token        POST /api/v3/auth/token: the JSON body and its schema, the client_id
  *                            decoded, a token minted and the secret's HMAC (the service's codec),
  *                            the store's issue script (lock read, snapshot and secret check,
@@ -41,7 +42,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../src/config.js';
-import { appIdFromClientId, clientIdFor, createAppCredentialCodec } from '../src/lib/app-credentials.js';
+import { appIdFromClientId, createAppCredentialCodec } from '../src/lib/app-credentials.js';
 import { systemClock } from '../src/lib/clock.js';
 import { createCredentialThrottle, digestForKey, throttleSettings } from '../src/lib/credential-throttle.js';
 import { Envelope, success } from '../src/modules/app-auth/envelope.js';
@@ -49,7 +50,7 @@ import { TokenBodySchema, TokenDataSchema, type TokenBody } from '../src/modules
 import { formatV3Datetime, usableSecretOf } from '../src/modules/app-auth/token-service.js';
 import { CheckResponseSchema } from '../src/modules/gateway/routes.js';
 import { clientCredentials } from '../src/modules/oauth/client-auth.js';
-import { INTROSPECT_PERMISSION } from '../src/modules/oauth/introspection-service.js';
+import { describeAppToken, INTROSPECT_PERMISSION } from '../src/modules/oauth/introspection-service.js';
 import { IntrospectBodySchema, IntrospectionResponseSchema, type IntrospectBody } from '../src/modules/oauth/schemas.js';
 import { PublicUserSchema } from '../src/modules/user-auth/schemas.js';
 import { createVerifiedTokenCache } from '../src/plugins/access-token.js';
@@ -143,22 +144,19 @@ export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps)
       const live = liveAppToken(parsed.appId, rawRecord, json);
       if (!live) return { active: false };
       const { record, snapshot } = live;
-      const clientId = clientIdFor(snapshot.id);
       const permissions = record.scope ? snapshot.permissions.filter((code) => record.scope!.includes(code)) : snapshot.permissions;
-      return {
-        active: true,
-        token_type: 'Bearer' as const,
-        sub: clientId,
-        client_id: clientId,
-        ...(permissions.length > 0 ? { scope: permissions.join(' ') } : {}),
-        exp: Math.floor(record.expiresAt / 1000),
-        iat: Math.floor(record.issuedAt / 1000),
-        iss: config.ISSUER,
-        app_id: snapshot.id,
-        app_code: snapshot.code,
-        organization_id: record.organizationId,
-        organization_code: record.organizationCode,
-      };
+      return describeAppToken(
+        {
+          appId: snapshot.id,
+          appCode: snapshot.code,
+          organizationId: record.organizationId,
+          organizationCode: record.organizationCode,
+          permissions,
+          issuedAt: record.issuedAt,
+          expiresAt: record.expiresAt,
+        },
+        config.ISSUER,
+      );
     });
   });
 

@@ -29,6 +29,28 @@ export const INTROSPECT_PERMISSION = 'auth.introspect';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+/** RFC 7662's answer for a live app token (also built by the bench's floor route, bench/floor-routes.ts). */
+export function describeAppToken(
+  token: Pick<AppAuth, 'appId' | 'appCode' | 'organizationId' | 'organizationCode' | 'permissions' | 'issuedAt' | 'expiresAt'>,
+  issuer: string,
+): IntrospectionResponse {
+  const clientId = clientIdFor(token.appId);
+  return {
+    active: true,
+    token_type: 'Bearer',
+    sub: clientId,
+    client_id: clientId,
+    ...(token.permissions.length > 0 ? { scope: token.permissions.join(' ') } : {}),
+    exp: seconds(token.expiresAt),
+    iat: seconds(token.issuedAt),
+    iss: issuer,
+    app_id: token.appId,
+    app_code: token.appCode,
+    organization_id: token.organizationId,
+    organization_code: token.organizationCode,
+  };
+}
+
 export function createIntrospectionService(deps: {
   config: Config;
   tokens: AppTokenService;
@@ -36,24 +58,6 @@ export function createIntrospectionService(deps: {
   userAccess: UserAccessGuard;
 }) {
   const { config, tokens, appAccess, userAccess } = deps;
-
-  function describeAppToken(auth: AppAuth): IntrospectionResponse {
-    const clientId = clientIdFor(auth.appId);
-    return {
-      active: true,
-      token_type: 'Bearer',
-      sub: clientId,
-      client_id: clientId,
-      ...(auth.permissions.length > 0 ? { scope: auth.permissions.join(' ') } : {}),
-      exp: seconds(auth.expiresAt),
-      iat: seconds(auth.issuedAt),
-      iss: config.ISSUER,
-      app_id: auth.appId,
-      app_code: auth.appCode,
-      organization_id: auth.organizationId,
-      organization_code: auth.organizationCode,
-    };
-  }
 
   function describeUserToken(auth: UserAuth): IntrospectionResponse {
     const { claims } = auth;
@@ -75,7 +79,7 @@ export function createIntrospectionService(deps: {
   async function inspect(token: string): Promise<IntrospectionResponse> {
     if (isAppTokenShaped(token)) {
       const { principal } = await appAccess.evaluate(token, false);
-      return principal ? describeAppToken(principal) : { active: false };
+      return principal ? describeAppToken(principal, config.ISSUER) : { active: false };
     }
     const { principal } = await userAccess.evaluateToken(token, false);
     return principal ? describeUserToken(principal) : { active: false };
