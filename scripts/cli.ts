@@ -73,11 +73,11 @@ async function main(argv: string[]): Promise<number> {
   const kv = await openKeyValueBackend({ redisUrl: config.REDIS_URL });
   const audit = createAuditWriter({ db: database.db, clock: systemClock, intervalMs: 60_000 });
   const keys = createKeys(config.REDIS_KEY_PREFIX);
-  const failureThrottle = kv.kind === 'redis' ? createRedisFailureThrottleStore({ client: kv.client }) : createMemoryFailureThrottleStore();
-  const store =
-    kv.kind === 'redis'
-      ? createRedisAppTokenStore({ client: kv.client, keys })
-      : createMemoryAppTokenStore({ clock: systemClock, throttle: failureThrottle });
+  const { failureThrottle, store } = (() => {
+    if (kv.kind === 'redis') return { failureThrottle: createRedisFailureThrottleStore({ client: kv.client }), store: createRedisAppTokenStore({ client: kv.client, keys }) };
+    const throttle = createMemoryFailureThrottleStore();
+    return { failureThrottle: throttle, store: createMemoryAppTokenStore({ clock: systemClock, throttle }) };
+  })();
   // The CLI issues no tokens, so a lost snapshot is simply rebuilt on the next admin change.
   const restoreSnapshot = async (appId: string) => {
     const snapshot = await loadAppSnapshot(database.db, appId);

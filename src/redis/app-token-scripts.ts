@@ -20,7 +20,7 @@
  *   members; they share the index's hash tag, so it runs on Redis Cluster.
  */
 import type { AppSnapshot, AppTokenRecord, IssueInput } from './app-token-store.js';
-import { THROTTLE_STATES_LUA } from './failure-throttle-scripts.js';
+import { THROTTLE_COUNT_LUA, THROTTLE_STATES_LUA } from './failure-throttle-scripts.js';
 
 /**
  * A stored token record is one line of space-separated fields:
@@ -93,18 +93,28 @@ export function assertIssueTimes(input: IssueInput): void {
 /**
  * KEYS: snapshot, index, token, then the failure-throttle counters (none or more). ARGV:
  * secretDigest, organizationCode, organizationId (both '' when not given), tokenHash, tokenId,
- * now, expiresAt, scope (space-separated, '' for none).
+ * now, expiresAt, scope (space-separated, '' for none), then each counter's rule as
+ * RECORD_FAILURE_SCRIPT takes it (lockAfter, lockMs, maxLockMs, doubling, windowMs).
  * Returns {kind, states} or {'issued', states, record, appCode}; states as READ_SCRIPT returns
- * them. Decision order: lock (before the snapshot, so a locked unknown app costs no Postgres
- * rebuild), secret, app status, organization, scope (each code must be granted).
+ * them, except after a wrong or unusable secret, which this script counts itself (the states
+ * then include it), so the check and the count cannot be interleaved by concurrent guesses; an
+ * issuance clears counters that held failures. Decision order: lock (before the snapshot, so a
+ * locked unknown app costs no Postgres rebuild), secret, app status, organization, scope (each
+ * code must be granted).
  */
 export const ISSUE_SCRIPT = `${THROTTLE_STATES_LUA}
+${THROTTLE_COUNT_LUA}
 local now = tonumber(ARGV[6])
 local expiresAt = tonumber(ARGV[7])
 local counters = {}
 for i = 4, #KEYS do counters[#counters + 1] = KEYS[i] end
 local throttle = throttleStates(counters, now)
 if throttleLocked(throttle) then return {'locked', throttle} end
+local function countFailure(kind)
+  local rules = {ARGV[6]}
+  for i = 9, #ARGV do rules[#rules + 1] = ARGV[i] end
+  return {kind, throttleCount(counters, rules)}
+end
 
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'no_snapshot', throttle} end
@@ -116,12 +126,12 @@ if ARGV[1] ~= '' then
     if s.digest == ARGV[1] then secret = s break end
   end
 end
-if not secret then return {'invalid_client', throttle} end
+if not secret then return countFailure('invalid_client') end
 -- A holder of any of its secrets learns that the app is revoked (its secrets are all revoked too).
 if app.status == 'REVOKED' then return {'app_revoked', throttle} end
 local usable = secret.status == 'ACTIVE'
   or (secret.status == 'GRACE' and type(secret.graceUntil) == 'number' and now < secret.graceUntil)
-if not usable then return {'secret_expired', throttle} end
+if not usable then return countFailure('secret_expired') end
 
 if app.status == 'SUSPENDED' then return {'app_suspended', throttle} end
 if app.status ~= 'ACTIVE' then return {'app_revoked', throttle} end
@@ -168,6 +178,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now
 -- The index expires with its longest-lived member, so an idle app's index goes too.
 local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], top[2])
+for _, state in ipairs(throttle) do
+  if state[1] > 0 then redis.call('DEL', unpack(counters)) break end
+end
 return {'issued', throttle, record, app.code}`;
 
 /**

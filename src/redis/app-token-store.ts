@@ -13,8 +13,9 @@
  *
  * Invariants:
  * - issue() checks the brute-force lock (the caller's throttle rules, whose counters share the
- *   app's hash tag), then the secret, the app status and the organization and writes the token in one
- *   atomic step (Lua in Redis): a suspension or rotation cannot interleave with an issuance.
+ *   app's hash tag), then the secret (counting it on those counters when wrong or unusable), the
+ *   app status and the organization and writes the token in one atomic step (Lua in Redis): a
+ *   suspension, rotation or concurrent guess cannot interleave with an issuance.
  * - lookup() is one round trip (MGET of the token record and the snapshot).
  * - Secret digests are compared by equality inside the store: they are keyed HMACs of 256-bit
  *   secrets, so timing reveals nothing usable about a secret.
@@ -79,7 +80,8 @@ export interface IssueInput {
   scope?: string[] | undefined;
   /**
    * Failure-throttle counters (FailureThrottleStore's, keys under the app's hash tag) read at `now`
-   * before anything else: if one is locked, the result is `locked` and nothing is written.
+   * before anything else: if one is locked, the result is `locked` and nothing is written. A wrong
+   * or unusable secret is counted on them in the same atomic step; an issuance clears them.
    */
   throttle?: ThrottleRule[] | undefined;
 }
@@ -104,7 +106,11 @@ export type IssueResult = (
   /** A requested scope code is not among the app's permissions. Checked last. */
   | { kind: 'invalid_scope' }
 ) & {
-  /** Present exactly when input.throttle is: each rule's state at `now`, in order, as FailureThrottleStore.read returns it. */
+  /**
+   * Present exactly when input.throttle is: each rule's state at `now`, in order, as
+   * FailureThrottleStore.read returns it; for invalid_client and secret_expired, with this failure
+   * counted (as FailureThrottleStore.recordFailure returns it).
+   */
   throttle?: ThrottleState[];
 };
 

@@ -5,7 +5,7 @@
  * throttleCount(keys, args): counts one failure on every key. args[1]: now; then 5 values per key:
  * lockAfter, lockMs, maxLockMs, doubling (1/0), windowMs. Returns {count, lockedForMs} per key.
  */
-const THROTTLE_COUNT_LUA = `
+export const THROTTLE_COUNT_LUA = `
 local function throttleCount(keys, args)
   local now = tonumber(args[1])
   local out = {}

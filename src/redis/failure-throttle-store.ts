@@ -54,5 +54,9 @@ export function lockDurationMs(rule: ThrottleRule, failures: number): number {
   return Math.min(rule.lockMs * factor, rule.maxLockMs);
 }
 
+/** Rules as the Lua scripts take them (failure-throttle-scripts.ts): lockAfter, lockMs, maxLockMs, doubling (1/0), windowMs each. */
+export const ruleArguments = (rules: ThrottleRule[]): number[] =>
+  rules.flatMap((rule) => [rule.lockAfter, rule.lockMs, rule.maxLockMs, rule.doubling ? 1 : 0, rule.windowMs]);
+
 /** Locked when any counter's lock lasts past `now` (throttleLocked in failure-throttle-scripts.ts is the Lua twin). */
 export const anyLocked = (states: ThrottleState[]): boolean => states.some((state) => state.lockedForMs > 0);

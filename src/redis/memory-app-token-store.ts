@@ -7,15 +7,14 @@
  * when touched, with the app's other lapsed records on issue, and by a sweep of everything that
  * issue triggers once a minute (by the clock) or when the record count has doubled.
  *
- * The brute-force lock of an issue is read from the failure-throttle store the credential
- * throttle counts in (the in-process one in embedded mode), before the snapshot. That read is the
- * one step before issue's synchronous part; a failure counted by a concurrent request may land in
- * between, which no caller can tell from that request having arrived a moment later.
+ * The brute-force counters of an issue are those of the in-process failure-throttle store the
+ * credential throttle counts in, read, counted and cleared in issue's one synchronous step.
  */
 import type { Clock } from '../lib/clock.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult, SnapshotOrganization, SnapshotSecret } from './app-token-store.js';
 import { assertIssueTimes, decodeSnapshot, decodeTokenRecord, encodeSnapshot, encodeTokenRecord } from './app-token-scripts.js';
-import { anyLocked, type FailureThrottleStore } from './failure-throttle-store.js';
+import { anyLocked } from './failure-throttle-store.js';
+import type { InProcessFailureThrottleStore } from './memory-failure-throttle-store.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 const MIN_SWEEP_SIZE = 1024;
@@ -51,7 +50,7 @@ function selectOrganization(app: AppSnapshot, input: IssueInput): SnapshotOrgani
 export function createMemoryAppTokenStore(options: {
   clock: Clock;
   /** Where issue reads input.throttle's counters: the store the credential throttle records failures in. */
-  throttle: FailureThrottleStore;
+  throttle: InProcessFailureThrottleStore;
 }): MemoryAppTokenStore {
   const { clock, throttle } = options;
   const snapshots = new Map<string, string>();
@@ -123,13 +122,18 @@ export function createMemoryAppTokenStore(options: {
       return json === undefined ? null : decodeSnapshot(json);
     },
 
-    /** The lock read (the only await), then synchronous, so atomic in process; same decision order as ISSUE_SCRIPT. */
+    /** Synchronous, so atomic in process; the same decisions, counting and clearing as ISSUE_SCRIPT. */
     async issue(input) {
       assertIssueTimes(input);
-      const states = input.throttle ? { throttle: await throttle.read(input.throttle, input.now) } : {};
+      const rules = input.throttle;
+      const states = rules ? { throttle: throttle.readNow(rules, input.now) } : {};
       if (states.throttle && anyLocked(states.throttle)) return { kind: 'locked', ...states };
       const decision = decide(input);
+      if (decision.kind === 'invalid_client' || decision.kind === 'secret_expired') {
+        return { kind: decision.kind, ...(rules ? { throttle: throttle.recordFailureNow(rules, input.now) } : {}) };
+      }
       if (decision.kind !== 'ok') return { ...decision, ...states };
+      if (rules && states.throttle!.some((state) => state.failures > 0)) throttle.resetNow(rules.map((rule) => rule.key));
       if (count >= sweepAtCount || clock.now() - lastSweepAt >= SWEEP_INTERVAL_MS) sweep();
       // As ZREMRANGEBYSCORE -inf (now, plus whatever has lapsed by the clock.
       prune(input.appId, Math.max(input.now, clock.now()));

@@ -1,9 +1,21 @@
 /** FailureThrottleStore in process memory: the same counters and locks, expiry by the caller's time. */
 import { anyLocked, type FailureThrottleStore, lockDurationMs, type ThrottleRule, type ThrottleState } from './failure-throttle-store.js';
 
+/**
+ * The in-process store, with its reads and writes also as plain calls, so the in-process app
+ * token store can check a lock and count a failure in one synchronous step, as ISSUE_SCRIPT does.
+ */
+export interface InProcessFailureThrottleStore extends FailureThrottleStore {
+  readNow(rules: ThrottleRule[], now: number): ThrottleState[];
+  recordFailureNow(rules: ThrottleRule[], now: number): ThrottleState[];
+  resetNow(keys: string[]): void;
+}
+
+export const isInProcessThrottle = (store: FailureThrottleStore): store is InProcessFailureThrottleStore => 'recordFailureNow' in store;
+
 const SWEEP_EVERY = 1000;
 
-export function createMemoryFailureThrottleStore(): FailureThrottleStore {
+export function createMemoryFailureThrottleStore(): InProcessFailureThrottleStore {
   const counters = new Map<string, { count: number; lockedUntil: number; expiresAt: number }>();
   let writes = 0;
 
@@ -34,6 +46,10 @@ export function createMemoryFailureThrottleStore(): FailureThrottleStore {
     });
   };
 
+  const reset = (keys: string[]): void => {
+    for (const key of keys) counters.delete(key);
+  };
+
   return {
     async read(rules, now) {
       return read(rules, now);
@@ -59,7 +75,10 @@ export function createMemoryFailureThrottleStore(): FailureThrottleStore {
       }
     },
     async reset(keys) {
-      for (const key of keys) counters.delete(key);
+      reset(keys);
     },
+    readNow: read,
+    recordFailureNow: recordFailure,
+    resetNow: reset,
   };
 }

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { defineScript } from './define-script.js';
 import type { Keys } from './keys.js';
 import type { AppSnapshot, AppTokenStore, IssueInput, IssueResult } from './app-token-store.js';
+import { ruleArguments } from './failure-throttle-store.js';
 import {
   assertIssueTimes,
   decodeSnapshot,
@@ -93,7 +94,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
       return json === null ? null : snapshotOf(appId, json);
     },
 
-    /** One Lua script: read the lock, decide, SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */
+    /** One Lua script: read the lock, decide (counting a wrong secret), SET record PX expiresAt - now, ZADD, prune lapsed scores, index expiry. */
     async issue(input) {
       assertIssueTimes(input);
       const counters = input.throttle?.map((rule) => rule.key) ?? [];
@@ -111,6 +112,7 @@ export function createRedisAppTokenStore(options: { client: Redis; keys: Keys })
         input.now,
         input.expiresAt,
         (input.scope ?? []).join(' '),
+        ...ruleArguments(input.throttle ?? []),
       );
       return parseIssueReply(input, reply);
     },

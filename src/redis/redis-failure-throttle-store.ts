@@ -1,6 +1,6 @@
 /** FailureThrottleStore on Redis: one counter key per rule, read and updated by Lua in one round trip. */
 import type { Redis } from 'ioredis';
-import type { FailureThrottleStore, ThrottleRule, ThrottleState } from './failure-throttle-store.js';
+import { type FailureThrottleStore, ruleArguments, type ThrottleRule, type ThrottleState } from './failure-throttle-store.js';
 import { ATTEMPT_SCRIPT, READ_SCRIPT, RECORD_FAILURE_SCRIPT, RELEASE_SCRIPT } from './failure-throttle-scripts.js';
 
 export function createRedisFailureThrottleStore(options: { client: Redis }): FailureThrottleStore {
@@ -17,7 +17,6 @@ export function createRedisFailureThrottleStore(options: { client: Redis }): Fai
       ...rules.map((rule) => rule.key),
       ...args,
     );
-  const ruleArgs = (rules: ThrottleRule[]) => rules.flatMap((rule) => [rule.lockAfter, rule.lockMs, rule.maxLockMs, rule.doubling ? 1 : 0, rule.windowMs]);
   const toStates = (rows: unknown): ThrottleState[] =>
     (rows as [number, number][]).map(([count, lockedForMs]) => ({ failures: Number(count), lockedForMs: Number(lockedForMs) }));
 
@@ -28,11 +27,11 @@ export function createRedisFailureThrottleStore(options: { client: Redis }): Fai
     },
     async recordFailure(rules, now) {
       if (rules.length === 0) return [];
-      return toStates(await call('portcullisThrottleRecord', rules, [now, ...ruleArgs(rules)]));
+      return toStates(await call('portcullisThrottleRecord', rules, [now, ...ruleArguments(rules)]));
     },
     async attempt(rules, now) {
       if (rules.length === 0) return { admitted: true, states: [] };
-      const [admitted, rows] = (await call('portcullisThrottleAttempt', rules, [now, ...ruleArgs(rules)])) as [number, unknown];
+      const [admitted, rows] = (await call('portcullisThrottleAttempt', rules, [now, ...ruleArguments(rules)])) as [number, unknown];
       return { admitted: Number(admitted) === 1, states: toStates(rows) };
     },
     async release(rules) {

@@ -414,8 +414,32 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     const later = issueInput(app, { now: t0 + 1000, throttle: rules });
     const issued = await store.issue(later);
     t.match(issued, { kind: 'issued', record: { tokenId: later.tokenId } }, 'issued once the lock has ended');
-    t.strictSame(issued.throttle, [{ failures: 3, lockedForMs: 0 }, { failures: 3, lockedForMs: 0 }], 'with the failures still counted');
+    t.strictSame(issued.throttle, [{ failures: 3, lockedForMs: 0 }, { failures: 3, lockedForMs: 0 }], 'reporting the failures it found');
     t.ok((await store.lookup(app.id, later.tokenHash)).token, 'the record is written');
+    t.strictSame(await throttle.read(rules, t0 + 1000), clear, 'and the issuance cleared them');
+  });
+
+  t.test('a wrong or unusable secret is counted by the issue itself; concurrent guesses pass no more than the threshold', async (t) => {
+    const { store, throttle, keys } = await fixtureFor(t);
+    const app = newSnapshot();
+    await store.putSnapshot(app);
+    const t0 = Date.now();
+    const rules = throttleRules(keys, app.id, 'ip-guessing');
+    t.strictSame(await store.issue(issueInput(app, { now: t0, secretDigest: digest(), throttle: rules })), {
+      kind: 'invalid_client',
+      throttle: [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }],
+    }, 'a wrong secret: reported with itself counted');
+    t.strictSame(await store.issue(issueInput(app, { now: t0, secretDigest: secretOf(app, 'EXPIRED').digest, throttle: rules })), {
+      kind: 'secret_expired',
+      throttle: [{ failures: 2, lockedForMs: 0 }, { failures: 2, lockedForMs: 0 }],
+    }, 'an expired one too');
+    t.strictSame(await throttle.read(rules, t0), [{ failures: 2, lockedForMs: 0 }, { failures: 2, lockedForMs: 0 }]);
+
+    const burst = throttleRules(keys, app.id, 'ip-burst');
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.issue(issueInput(app, { now: t0, secretDigest: digest(), throttle: burst }))));
+    t.equal(results.filter((result) => result.kind === 'invalid_client').length, 3, 'three guesses checked, as the pair allows');
+    t.equal(results.filter((result) => result.kind === 'locked').length, 7, 'the other seven refused by the lock');
+    t.strictSame(await throttle.read(burst, t0), [{ failures: 3, lockedForMs: 1000 }, { failures: 5, lockedForMs: 30_000 }], 'the app-wide counter has all five failures');
   });
 
   t.test('a locked subject counter refuses issue from every address until it ends', async (t) => {
@@ -452,8 +476,9 @@ export function appTokenStoreContract(t: Test, makeStore: MakeStore): void {
     await store.putSnapshot(app);
     const appRules = throttleRules(keys, app.id, 'ip-guessing');
     await throttle.recordFailure(appRules, t0);
-    const once = [{ failures: 1, lockedForMs: 0 }, { failures: 1, lockedForMs: 0 }];
-    t.strictSame(await store.issue(issueInput(app, { now: t0, secretDigest: digest(), throttle: appRules })), { kind: 'invalid_client', throttle: once });
-    t.strictSame(await store.issue(issueInput(app, { now: t0, throttle: appRules })), { kind: 'app_suspended', throttle: once });
+    const twice = [{ failures: 2, lockedForMs: 0 }, { failures: 2, lockedForMs: 0 }];
+    t.strictSame(await store.issue(issueInput(app, { now: t0, secretDigest: digest(), throttle: appRules })), { kind: 'invalid_client', throttle: twice }, 'the wrong secret counted');
+    t.strictSame(await store.issue(issueInput(app, { now: t0, throttle: appRules })), { kind: 'app_suspended', throttle: twice }, 'a refusal past the secret counts nothing');
+    t.strictSame(await throttle.read(appRules, t0), twice);
   });
 }

@@ -101,8 +101,8 @@ export function createAppTokenService(deps: {
       const appId = appIdFromClientId(request.client_id);
       if (!appId) throw denied('V3_AUTH_INVALID_CLIENT', null, request.client_id, context);
 
-      // Brute force on one client_id: the issue script checks the lock before the secret; a wrong
-      // or stale secret is counted.
+      // Brute force on one client_id: the issue script checks the lock before the secret and counts
+      // a wrong or stale secret itself, so concurrent guesses cannot all pass one check.
       const from = digestForKey(context.ip);
       const now = clock.now();
       const minted = codec.issueToken(appId, now + config.APP_TOKEN_TTL * 1000);
@@ -126,15 +126,15 @@ export function createAppTokenService(deps: {
         });
       }
       if (result.kind === 'invalid_client' || result.kind === 'secret_expired' || result.kind === 'no_snapshot') {
-        const after = await throttle.failed(appId, from);
+        // An unknown app has no snapshot for the script to check the secret against: counted here.
+        const after = result.kind === 'no_snapshot' ? await throttle.failed(appId, from) : gate;
         if (after.locked) {
           audit.record({ appId, eventType: 'client.locked', actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope, retry_after_seconds: after.retryAfterSeconds } });
           events.record({ kind: 'client.locked', reason: 'V3_AUTH_RATE_LIMITED', appId, actor: 'system', ip: context.ip, requestId: context.requestId, details: { scope: after.scope } });
         }
       }
       if (result.kind !== 'issued') throw denied(result.kind === 'no_snapshot' ? 'V3_AUTH_INVALID_CLIENT' : ISSUE_FAILURES[result.kind], appId, request.client_id, context);
-      // Only after earlier failures, so the usual issuance stays at one store round trip.
-      if (gate.failures > 0) await throttle.succeeded(appId, from);
+      // Earlier failures were cleared by the issue itself.
 
       const { record } = result;
       metrics.tokenIssued('app_access');
