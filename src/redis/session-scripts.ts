@@ -168,12 +168,13 @@ redis.call('HSET', KEYS[1], 'st', 'revoked', 'rr', 'reuse_detected')
 return {'reused'}`;
 
 /**
- * Shebang of the scripts that end sessions: they run over maxmemory too (allow-oom, Redis >= 7.0).
- * A logout, a revocation or a disabled account must take effect when Redis is full, and these
- * scripts free more (the token digests and the grace key) than the status and reason they write.
- * Without it Redis refuses a script whose first write is an HSET once memory is over the limit.
+ * Shebang of the scripts that end sessions or change their profile: they run over maxmemory too
+ * (allow-oom, Redis >= 7.0). A logout, a revocation, a disabled account or a demotion must take
+ * effect when Redis is full; the scripts that end sessions free more (the token digests and the
+ * grace key) than the status and reason they write. Without it Redis refuses a script whose
+ * first write is an HSET once memory is over the limit.
  */
-const ENDS_SESSIONS = '#!lua flags=allow-oom\n';
+const RUNS_OVER_MAXMEMORY = '#!lua flags=allow-oom\n';
 
 /** Lua: ends the session whose hash is `key` (status, reason), dropping its digests and grace key `grace`. */
 const endSession = (status: string, reason: string) => `redis.call('HSET', key, 'st', '${status}', 'rr', ${reason})
@@ -181,7 +182,7 @@ const endSession = (status: string, reason: string) => `redis.call('HSET', key, 
     redis.call('DEL', grace)`;
 
 /** KEYS: session, grace. ARGV: reason. Returns 1 when the session was active; never overwrites a reason. */
-export const REVOKE_SCRIPT = `${ENDS_SESSIONS}local key, grace = KEYS[1], KEYS[2]
+export const REVOKE_SCRIPT = `${RUNS_OVER_MAXMEMORY}local key, grace = KEYS[1], KEYS[2]
 if redis.call('HGET', key, 'st') ~= 'active' then return 0 end
 ${endSession('revoked', 'ARGV[1]')}
 return 1`;
@@ -210,19 +211,22 @@ return n`;
 const forEachActiveSession = (action: string, prelude = '') => forEachSessionWithStatus('active', action, prelude);
 
 /** Turns disabled sessions into revoked ones (reason kept). Returns how many. */
-export const END_DISABLED_SCRIPT = ENDS_SESSIONS + forEachSessionWithStatus('disabled', `redis.call('HSET', key, 'st', 'revoked')`);
+export const END_DISABLED_SCRIPT = RUNS_OVER_MAXMEMORY + forEachSessionWithStatus('disabled', `redis.call('HSET', key, 'st', 'revoked')`);
 
 /** ARGV[3]: reason. Returns how many sessions were revoked. */
-export const REVOKE_ALL_SCRIPT = ENDS_SESSIONS + forEachActiveSession(endSession('revoked', 'ARGV[3]'));
+export const REVOKE_ALL_SCRIPT = RUNS_OVER_MAXMEMORY + forEachActiveSession(endSession('revoked', 'ARGV[3]'));
 
 /** Returns how many sessions were disabled. */
-export const DISABLE_ALL_SCRIPT = ENDS_SESSIONS + forEachActiveSession(endSession('disabled', "'account_disabled'"));
+export const DISABLE_ALL_SCRIPT = RUNS_OVER_MAXMEMORY + forEachActiveSession(endSession('disabled', "'account_disabled'"));
 
 /**
  * ARGV[3]: role ('' keeps it); ARGV[4]: name mode ('keep', 'set' or 'clear'); ARGV[5...]: the new
  * name's pieces as field/value pairs (toPieces('nm', name)). Returns how many sessions changed.
+ * Over maxmemory too, like the scripts that end sessions: an admin's role change is committed
+ * with it or not at all (src/modules/user-auth/admin-service.ts), and a demotion must not wait
+ * for memory. It rewrites fields in place, so it grows Redis by at most a longer name's bytes.
  */
-export const UPDATE_PROFILE_SCRIPT = forEachActiveSession(
+export const UPDATE_PROFILE_SCRIPT = RUNS_OVER_MAXMEMORY + forEachActiveSession(
   `if ARGV[3] ~= '' then redis.call('HSET', key, 'role', ARGV[3]) end
     if ARGV[4] ~= 'keep' then deletePieces(key, 'nm') end
     if ARGV[4] == 'set' then redis.call('HSET', key, unpack(ARGV, 5)) end`,

@@ -1,12 +1,13 @@
 /**
  * Redis over maxmemory (noeviction): what would grow it answers 503 with Retry-After, never a
- * 500, and changes nothing; what ends access (a logout, an app's suspension) still lands. The
+ * 500, and changes nothing; what ends access (a logout, an app's suspension, a demotion) still lands. The
  * request rate limit cannot count either: it fails closed like a Redis outage, except on the
  * routes that only end access.
  */
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { me, registerUser } from '../helpers/factories.js';
+import { adminEnv, me, refresh, registerAdmin, registerUser } from '../helpers/factories.js';
+import { patchUser } from '../api/support-helpers.js';
 import { startRedisToFill } from '../helpers/redis-server.js';
 import { bearer, createApp, reactivateApp, setupV3, suspendApp, tokenFor } from '../api/v3-helpers.js';
 
@@ -35,6 +36,27 @@ t.test('over maxmemory: a login gets 503 and writes nothing, a logout still revo
   await store.free();
   const again = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: user.email, password: user.password } });
   t.equal(again.statusCode, 200, 'with memory again the login works');
+});
+
+t.test("over maxmemory: an admin's role change still reaches the live sessions", async (t) => {
+  const store = await startRedisToFill(t);
+  const { emails, env } = adminEnv(1);
+  const { app } = await buildTestApp(t, { env: { ...env, REDIS_URL: store.url, RATE_LIMIT_ALLOWLIST: '127.0.0.1' } });
+  const admin = await registerAdmin(app, emails[0]!);
+  const partner = await registerUser(app, { role: 'PARTNER' });
+  t.equal((await me(app, partner.accessToken)).json().role, 'PARTNER');
+
+  await store.fill();
+  const demoted = await patchUser(app, admin.accessToken, partner.id, { role: 'CONSUMER' });
+  t.equal(demoted.statusCode, 200, `a demotion lands while Redis is full ${demoted.body}`);
+  const stale = await me(app, partner.accessToken);
+  t.equal(stale.statusCode, 401, 'the PARTNER access token stops at once');
+  t.equal(stale.json().code, 'TOKEN_STALE');
+
+  await store.free();
+  const renewed = await refresh(app, partner.refreshToken);
+  t.equal(renewed.statusCode, 200, renewed.body);
+  t.equal((await me(app, renewed.json().accessToken)).json().role, 'CONSUMER', 'the session carries the new role');
 });
 
 t.test('over maxmemory the rate limit cannot count: 503 with Retry-After, except where access only ends', async (t) => {
