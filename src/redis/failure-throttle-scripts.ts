@@ -64,7 +64,6 @@ end`;
 export const READ_SCRIPT = `${THROTTLE_STATES_LUA}
 return throttleStates(KEYS, tonumber(ARGV[1]))`;
 
-
 /**
  * ATTEMPT: the lock check and the count in one atomic step, so concurrent attempts cannot all pass
  * a check made before any of them is counted. KEYS and ARGV as RECORD_FAILURE_SCRIPT's. Returns

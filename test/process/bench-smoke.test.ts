@@ -25,7 +25,7 @@ interface SmokeReport {
   memory: { sessions: { bytesPerItem: number }; appTokens: { bytesPerItem: number } } | null;
   scale: { small: { requests: number; errors: number }; large: { requests: number; errors: number } } | null;
   jwtAlgorithms: string | null;
-  targets: Array<{ target: string; floor?: string; pass: boolean | null }>;
+  targets: Array<{ target: string; floor?: string; cpuBound?: string; pass: boolean | null }>;
 }
 
 // About 65 s alone on an idle 2-core machine, 65-71 s in CI runs while the rest of the suite shares the
@@ -56,7 +56,7 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
   t.equal(code, 0, `the run completed\n${output.slice(-4000)}`);
 
   const report = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as SmokeReport;
-  t.ok(readFileSync(join(outDir, 'latest.md'), 'utf8').includes('| target | measured | floor: its required work alone | goal | result |'), 'markdown results written');
+  t.ok(readFileSync(join(outDir, 'latest.md'), 'utf8').includes('| target | measured | floor: its required work alone | what its CPU per request allows | goal | result |'), 'markdown results written');
   t.equal(report.meta.smoke, true);
   t.strictSame(report.rows.map((row) => row.id), SCENARIOS, 'every scenario is present, in order');
   for (const row of report.rows) {
@@ -80,5 +80,8 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
   const floors = report.targets.filter((line) => line.floor !== undefined);
   t.equal(floors.length, 6, 'six targets stand beside their floor (/me, /check, introspection, both token routes, login)');
   t.ok(floors.every((line) => /^\d+\.\d\d$/.test(line.floor ?? '')), `each floor was measured ${JSON.stringify(floors.map((line) => line.floor))}`);
+  const bounded = report.targets.filter((line) => line.cpuBound !== undefined);
+  t.equal(bounded.length, 9, "each ratio target has what its CPU allows (the storm's, memory's and the 1M sessions' have none)");
+  t.ok(bounded.every((line) => /^\d+\.\d\d$/.test(line.cpuBound ?? '')), `each from measured CPU ${JSON.stringify(bounded.map((line) => line.cpuBound))}`);
   t.notOk(readFileSync(join(ROOT, 'bench/results/latest.json'), 'utf8').includes('"smoke": true'), 'the committed results are not overwritten');
 });
