@@ -76,8 +76,6 @@ export function createCredentialThrottle(options: {
     rules,
     /** The decision for the states of `rules(...)`, in order: what `check` returns. */
     decide,
-    /** Is this subject+IP currently locked out? One store round trip. */
-    check: async (subject: string, ip: string) => decide(await store.read(rules(subject, ip), options.clock.now())),
     /**
      * Checks and counts in one atomic store round trip, before the credential is checked: `admitted`
      * false is a refusal (`decision` holds its lock); admitted, the attempt is already counted as a
