@@ -119,7 +119,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(metricsModule, { config });
   await app.register(userAuthModule, { config, clock });
   await app.register(appAuthModule, { config, clock });
-  await app.register(supportModule, { clock });
+  await app.register(supportModule, { config, clock });
   await app.register(gatewayModule);
   await app.register(signingKeysModule, { config, clock });
 

@@ -90,6 +90,12 @@ function renderReport(report) {
     ['Created', when(report.account.createdAt)],
     ['Last login', when(report.account.lastLoginAt)],
     ['Password changed', when(report.account.passwordChangedAt)],
+    [
+      'Login lock',
+      report.loginLock.lockedUntil
+        ? `LOCKED until ${when(report.loginLock.lockedUntil)} (${report.loginLock.failures} failed logins)`
+        : `none (${report.loginLock.failures} failed logins since the last success)`,
+    ],
   ];
   for (const [label, value] of rows) account.append(el('dt', {}, label), el('dd', {}, value));
 

@@ -53,11 +53,13 @@ export function createCredentialThrottle(options: {
   keys: (subject: string, ip: string) => { pair: string; subject: string };
 }) {
   const { store, settings } = options;
+  const subjectRule = (key: string): ThrottleRule =>
+    ({ key, lockAfter: settings.subjectLockAfter, lockMs: settings.subjectLockMs, maxLockMs: settings.subjectLockMs, doubling: false, windowMs: settings.windowMs });
   const rules = (subject: string, ip: string): [ThrottleRule, ThrottleRule] => {
     const keys = options.keys(subject, ip);
     return [
       { key: keys.pair, lockAfter: settings.pairLockAfter, lockMs: PAIR_BASE_LOCK_MS, maxLockMs: settings.pairMaxLockMs, doubling: true, windowMs: settings.windowMs },
-      { key: keys.subject, lockAfter: settings.subjectLockAfter, lockMs: settings.subjectLockMs, maxLockMs: settings.subjectLockMs, doubling: false, windowMs: settings.windowMs },
+      subjectRule(keys.subject),
     ];
   };
   const decide = (states: ThrottleState[]): ThrottleDecision => {
@@ -88,6 +90,14 @@ export function createCredentialThrottle(options: {
     },
     /** Takes back an admitted attempt whose credential was never checked (a dependency failed). */
     released: async (subject: string, ip: string) => store.release(rules(subject, ip)),
+    /**
+     * The subject's own counter (every address together): its failures and the rest of its lock,
+     * for support. One store read; the per-address counters are not listed.
+     */
+    subjectState: async (subject: string): Promise<ThrottleState> => {
+      const [state] = await store.read([subjectRule(options.keys(subject, '').subject)], options.clock.now());
+      return state ?? { failures: 0, lockedForMs: 0 };
+    },
     /** Counts a failure; `decision.locked` tells whether this failure started (or extended) a lock. */
     failed: async (subject: string, ip: string) => decide(await store.recordFailure(rules(subject, ip), options.clock.now())),
     /** A success clears both counters ("consecutive" failures). */

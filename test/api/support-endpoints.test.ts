@@ -34,7 +34,7 @@ import {
   UUID,
 } from './support-helpers.js';
 
-const USER_REPORT_KEYS = ['account', 'events', 'sessions'];
+const USER_REPORT_KEYS = ['account', 'events', 'loginLock', 'sessions'];
 const ACCOUNT_KEYS = ['createdAt', 'disabled', 'email', 'id', 'lastLoginAt', 'name', 'passwordChangedAt', 'role'];
 const SESSION_KEYS = ['createdAt', 'expiresAt', 'id', 'ip', 'lastUsedAt', 'userAgent'];
 const EVENT_KEYS = ['actor', 'count', 'ip', 'kind', 'meaning', 'method', 'occurredAt', 'reason', 'requestId', 'route', 'sessionId', 'status', 'userAgent'];
@@ -241,6 +241,10 @@ t.test('the user report: account, active sessions, recent events newest first wi
     t.equal(after.events[0].kind, 'user.disabled', 'the newest first');
   });
 
+  t.test("the account's login counter: the one wrong password since the last success, no lock", async (t) => {
+    t.strictSame(report.loginLock, { failures: 1, lockedUntil: null });
+  });
+
   t.test('the same report by id', async (t) => {
     const byId = await supportGet(app, admin.accessToken, `/users/${user.id}`);
     t.equal(byId.statusCode, 200);
@@ -254,6 +258,23 @@ t.test('the user report: account, active sessions, recent events newest first wi
     assertNoSecrets(t, await supportGet(app, admin.accessToken, `/users/${user.id}`), secrets, 'report by id');
     assertNoSecrets(t, await supportGet(app, admin.accessToken, `/users/${admin.id}`), [admin.accessToken, admin.refreshToken, await passwordHashOf(sql, admin.id)], "the admin's own report");
   });
+});
+
+t.test("the user report shows an account-wide login lock, from every address, until it ends", async (t) => {
+  const { app, admin } = await setupSupport(t, { env: { LOGIN_THROTTLE_AFTER: '100', LOGIN_LOCK_AFTER: '3', LOGIN_LOCK_SECONDS: '600' } });
+  const user = await registerUser(app);
+  for (let i = 0; i < 3; i++) {
+    const wrong = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: user.email, password: 'a guess' }, remoteAddress: `203.0.113.${70 + i}` });
+    t.equal(wrong.statusCode, 401);
+  }
+  const before = Date.now();
+  const report = (await supportGet(app, admin.accessToken, `/users/${user.id}`)).json() as Json;
+  t.equal(report.loginLock.failures, 3, 'three failures from three addresses');
+  const until = Date.parse(report.loginLock.lockedUntil);
+  t.ok(until > before + 590_000 && until <= before + 600_000 + 1000, `locked for LOGIN_LOCK_SECONDS: ${report.loginLock.lockedUntil}`);
+  const refused = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: user.email, password: user.password }, remoteAddress: '198.51.100.99' });
+  t.equal(refused.json().code, 'LOGIN_THROTTLED', 'which is what a login meets');
+  t.strictSame((await supportGet(app, admin.accessToken, `/users/${admin.id}`)).json().loginLock, { failures: 0, lockedUntil: null }, "another account's counter is its own");
 });
 
 t.test('the app report: status, secrets without the secret, live tokens, organizations, permissions, recent denials', async (t) => {

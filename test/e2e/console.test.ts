@@ -52,6 +52,7 @@ t.test('the console: login, reload, lookup, explain, revoke, logout', { skip }, 
   await page.click('#lookup-form button');
   await page.locator('#report').waitFor({ state: 'visible' });
   t.match(await page.textContent('#account'), 'PARTNER');
+  t.match(await page.textContent('#account'), /Login lock\s*none \(0 failed logins since the last success\)/, "the account's login counter");
   const events = await page.textContent('#events');
   t.match(events, '403 ROLE_REQUIRED', 'the denial is listed with its code');
   t.match(events, "role does not allow this action", 'and in plain words');

@@ -2,14 +2,18 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
+import { digestForKey } from '../../lib/credential-throttle.js';
+import { createLoginThrottle } from '../user-auth/login-throttle.js';
 import supportRoutes from './routes.js';
 import { createSupportService } from './service.js';
 import { createSupportRepository } from './support-repository.js';
 
 const CONSOLE_ROOT = fileURLToPath(new URL('../../../public/console', import.meta.url));
 
-export default async function supportModule(app: FastifyInstance, options: { clock: Clock }) {
+export default async function supportModule(app: FastifyInstance, options: { config: Config; clock: Clock }) {
+  const loginThrottle = createLoginThrottle(app, options.config, options.clock);
   const service = createSupportService({
     access: app.access,
     repository: createSupportRepository(app.db),
@@ -18,6 +22,8 @@ export default async function supportModule(app: FastifyInstance, options: { clo
     events: app.authEvents,
     db: app.db,
     clock: options.clock,
+    // Keyed as the login keys it: the digest of the normalised email (stored emails are normalised).
+    loginLockOf: (email) => loginThrottle.subjectState(digestForKey(email)),
   });
   await app.register(supportRoutes, { prefix: '/api/support', service });
   await app.register(fastifyStatic, { root: CONSOLE_ROOT, prefix: '/console/', decorateReply: false });

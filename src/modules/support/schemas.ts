@@ -47,6 +47,13 @@ export const UserReportSchema = Type.Object({
   }),
   sessions: Type.Array(SupportSessionSchema),
   events: Type.Array(AuthEventSchema),
+  loginLock: Type.Object(
+    {
+      failures: Type.Integer({ description: 'Consecutive failed logins counted for the account from every address; LOGIN_LOCK_AFTER of them lock it.' }),
+      lockedUntil: Type.Union([DateTime, Type.Null()], { description: 'When the account-wide lock ends (until then every login answers 429 LOGIN_THROTTLED); null when not locked.' }),
+    },
+    { description: "The account's own brute-force counter. Locks of one address on this account are per address: their login.locked events are in `events`." },
+  ),
 });
 
 export const ExplainBodySchema = Type.Union([

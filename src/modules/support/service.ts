@@ -10,6 +10,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { AccessDecision, AccessRequirement } from '../../plugins/access.js';
 import type { AccessCheck } from '../../plugins/authenticate.js';
 import type { AppTokenStore } from '../../redis/app-token-store.js';
+import type { ThrottleState } from '../../redis/failure-throttle-store.js';
 import type { SessionStore } from '../../redis/session-store.js';
 import type { FastifyInstance } from 'fastify';
 import { loadAppSnapshot } from '../../db/app-snapshot.js';
@@ -63,8 +64,10 @@ export function createSupportService(deps: {
   events: AuthEventLog;
   db: Db;
   clock: Clock;
+  /** The account-wide login counter of a normalised email (the login throttle's subjectState). */
+  loginLockOf: (email: string) => Promise<ThrottleState>;
 }) {
-  const { access, repository, sessions, appTokens, events, db, clock } = deps;
+  const { access, repository, sessions, appTokens, events, db, clock, loginLockOf } = deps;
 
   const verdict = (route: string | null, requirement: AccessRequirement | null, checks: AccessCheck[], refusal?: AppError) => {
     // API V3 routes answer with their own codes: explain says what the route would say.
@@ -84,7 +87,11 @@ export function createSupportService(deps: {
   async function userReport(by: { id?: string; email?: string }) {
     const user = await repository.findUser(by);
     if (!user) throw new AppError('USER_NOT_FOUND');
-    const [active, recent] = await Promise.all([sessions.listActiveForUser(user.id, clock.now()), repository.recentUserEvents(user, RECENT_EVENTS)]);
+    const [active, recent, lock] = await Promise.all([
+      sessions.listActiveForUser(user.id, clock.now()),
+      repository.recentUserEvents(user, RECENT_EVENTS),
+      loginLockOf(user.email),
+    ]);
     return {
       account: {
         id: user.id,
@@ -105,6 +112,7 @@ export function createSupportService(deps: {
         userAgent: session.userAgent,
       })),
       events: recent.map(presentEvent),
+      loginLock: { failures: lock.failures, lockedUntil: lock.lockedForMs > 0 ? iso(clock.now() + lock.lockedForMs) : null },
     };
   }
 

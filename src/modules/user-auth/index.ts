@@ -5,11 +5,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import { createCredentialThrottle, throttleSettings } from '../../lib/credential-throttle.js';
 import { createPasswordHasher } from '../../lib/password-hasher.js';
 import { createRefreshTokenCodec } from '../../lib/refresh-token.js';
 import adminUserRoutes from './admin-routes.js';
 import { createAdminUserService } from './admin-service.js';
+import { createLoginThrottle } from './login-throttle.js';
 import { createRefreshCookie } from './refresh-cookie.js';
 import userAuthRoutes from './routes.js';
 import { createUserAuthService } from './service.js';
@@ -35,12 +35,7 @@ export default async function userAuthModule(app: FastifyInstance, options: { co
     events: app.authEvents,
     loginStamps: app.loginStamps,
     metrics: app.metrics.auth,
-    throttle: createCredentialThrottle({
-      store: app.failureThrottle,
-      clock,
-      settings: throttleSettings(config),
-      keys: (subject, ip) => ({ pair: app.keys.loginFailuresFrom(subject, ip), subject: app.keys.loginFailures(subject) }),
-    }),
+    throttle: createLoginThrottle(app, config, clock),
   });
   await app.register(userAuthRoutes, { prefix: '/api/auth', config, service, cookie: createRefreshCookie(config) });
   await app.register(adminUserRoutes, { prefix: '/api/admin', service: createAdminUserService({ users, sessions: app.sessions, clock, events: app.authEvents }) });
