@@ -142,7 +142,7 @@ export const ERRORS = {
     status: 429,
     message: 'Too many failed logins; retry later',
     meaning: 'Too many failed logins for this account from this address (or, past the ceiling, from anywhere).',
-    check: 'login.locked events; wait for Retry-After; an attack if the addresses are unknown to the user.',
+    check: "The user report's login lock (the account-wide one, and until when); login.locked events; wait for Retry-After; an attack if the addresses are unknown to the user.",
   },
 
   INTERNAL_ERROR: { status: 500, message: 'Internal server error' },

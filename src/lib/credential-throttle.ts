@@ -76,7 +76,7 @@ export function createCredentialThrottle(options: {
      * own round trip (AppTokenStore.issue); pass the states it returns to `decide`.
      */
     rules,
-    /** The decision for the states of `rules(...)`, in order: what `check` returns. */
+    /** The decision for the states of `rules(...)`, in order (as `attempt` and `failed` return it). */
     decide,
     /**
      * Checks and counts in one atomic store round trip, before the credential is checked: `admitted`

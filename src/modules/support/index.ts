@@ -4,8 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import { digestForKey } from '../../lib/credential-throttle.js';
-import { createLoginThrottle } from '../user-auth/login-throttle.js';
+import { createLoginThrottle, loginSubject } from '../user-auth/login-throttle.js';
 import supportRoutes from './routes.js';
 import { createSupportService } from './service.js';
 import { createSupportRepository } from './support-repository.js';
@@ -22,8 +21,8 @@ export default async function supportModule(app: FastifyInstance, options: { con
     events: app.authEvents,
     db: app.db,
     clock: options.clock,
-    // Keyed as the login keys it: the digest of the normalised email (stored emails are normalised).
-    loginLockOf: (email) => loginThrottle.subjectState(digestForKey(email)),
+    // Stored emails are normalised, as the login normalises the one it is given.
+    loginLockOf: (email) => loginThrottle.subjectState(loginSubject(email)),
   });
   await app.register(supportRoutes, { prefix: '/api/support', service });
   await app.register(fastifyStatic, { root: CONSOLE_ROOT, prefix: '/console/', decorateReply: false });

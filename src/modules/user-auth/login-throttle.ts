@@ -5,7 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import { createCredentialThrottle, throttleSettings } from '../../lib/credential-throttle.js';
+import { createCredentialThrottle, digestForKey, throttleSettings } from '../../lib/credential-throttle.js';
+
+/** The throttle's subject for a normalised email: its digest, so no address is kept in Redis. */
+export const loginSubject = (normalizedEmail: string) => digestForKey(normalizedEmail);
 
 export function createLoginThrottle(app: Pick<FastifyInstance, 'failureThrottle' | 'keys'>, config: Config, clock: Clock) {
   return createCredentialThrottle({

@@ -22,6 +22,7 @@ import type { AuthEvent, AuthEventLog } from '../../db/auth-event-writer.js';
 import type { LoginStamps } from '../../db/login-stamp-writer.js';
 import type { AuthMetrics } from '../../lib/auth-metrics.js';
 import { type CredentialThrottle, digestForKey } from '../../lib/credential-throttle.js';
+import { loginSubject } from './login-throttle.js';
 import type { BootstrapBody, LoginBody, PublicUser, RegisterBody, SessionView } from './schemas.js';
 import type { UserRepository } from './user-repository.js';
 
@@ -143,7 +144,7 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
     async login(input: LoginBody, client: ClientInfo): Promise<IssuedTokens & { user: PublicUser }> {
       const email = normalizeEmail(input.email);
       // Unknown emails are throttled exactly like real ones: the lock reveals nothing either.
-      const subject = digestForKey(email);
+      const subject = loginSubject(email);
       const from = digestForKey(client.ip);
       // Checked and counted in one step, before anything else: a locked attempt costs no SELECT.
       const gate = await throttle.attempt(subject, from);
@@ -168,8 +169,10 @@ export function createUserAuthService(deps: UserAuthServiceDeps) {
         throw new AppError('INVALID_CREDENTIALS', user ? { subject: { userId: user.id } } : {});
       }
       // The attempt was counted as a failure up front; the right password clears the count. Sent
-      // now, so it leaves in the session's socket write when nothing is awaited in between.
-      const cleared = throttle.succeeded(subject, from);
+      // now, so it leaves in the session's socket write when nothing is awaited in between. Best
+      // effort: a login is not refused (nor its session left without tokens) because a counter
+      // could not be cleared; the count lapses with its window.
+      const cleared = throttle.succeeded(subject, from).catch(() => undefined);
       if (user.disabled) {
         await cleared;
         throw new AppError('ACCOUNT_DISABLED', { subject: { userId: user.id } });
