@@ -13,7 +13,7 @@
  *                            threads at ARGON2_NICE), so logins are compared with the same hashing
  *                            and the ratio shows what a login adds to it
  *   GET  /baseline/sign      one access-token sign (JWT_ALGORITHM, our claims and header)
- *   /floor/...               the floor routes: what one service route cannot do without, and
+ *   /floor/...               the floor routes (one of them reads the bench's users from Postgres): what one service route cannot do without, and
  *                            nothing else (bench/floor-routes.ts)
  *
  * Run by bench/run.ts as a child process: node --import tsx bench/baseline-server.ts
@@ -24,6 +24,8 @@ import Fastify from 'fastify';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { fastifyOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/client.js';
+import { createUserRepository } from '../src/modules/user-auth/user-repository.js';
 import { createPasswordHasher } from '../src/lib/password-hasher.js';
 import { openKeyValueBackend } from '../src/redis/client.js';
 import { registerFloorRoutes } from './floor-routes.js';
@@ -85,7 +87,8 @@ async function main() {
     await redis.set(`${prefix}bl:rt:${process.pid}:${++counter}`, recordValue, 'EX', 60);
     return { accessToken: signAccessToken() };
   });
-  const verifyPassword = async (presented: string) => (await hasher.verify(passwordHash, presented).catch(() => ({ ok: false }))).ok;
+  const verifyHash = async (stored: string, presented: string) => (await hasher.verify(stored, presented).catch(() => ({ ok: false }))).ok;
+  const verifyPassword = (presented: string) => verifyHash(passwordHash, presented);
   app.post('/baseline/argon2', async (request, reply) => {
     const body = request.body as { password?: unknown } | undefined;
     const ok = typeof body?.password === 'string' && (await verifyPassword(body.password));
@@ -93,12 +96,15 @@ async function main() {
   });
   app.get('/baseline/sign', async () => ({ accessToken: signAccessToken() }));
 
-  await registerFloorRoutes(app, { config, redis, verifyPassword, signAccessToken });
+  // Only /floor/login-stores queries it (postgres.js connects on the first query).
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDataDir: config.PGLITE_DATA_DIR });
+  await registerFloorRoutes(app, { config, redis, verifyPassword, verifyHash, signAccessToken, users: createUserRepository(database.db) });
 
   await app.listen({ host: config.HOST, port: config.PORT });
   const shutdown = async () => {
     await app.close();
     await hasher.close();
+    await database.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };

@@ -36,6 +36,19 @@
  *                            and one access-token sign (as /baseline/sign). Without the throttle
  *                            read, the user's SELECT, the session's script and the refresh
  *                            cookie: an upper bound on what a login could reach.
+ *   POST /floor/login-stores POST /api/auth/login with the right password and the stores it cannot
+ *                            do without: the JSON body and the login's body schema, the email
+ *                            normalised, the brute-force throttle's attempt (the service's throttle,
+ *                            keys and script), the user's SELECT (the service's repository and
+ *                            prepared query, on the bench's users), the argon2id verify of the
+ *                            row's hash, the counters' reset and the session's create script (the
+ *                            service's store) in one write, a refresh token (the service's codec)
+ *                            in the refresh cookie, one access-token sign, and the answer through
+ *                            the login's response schema. Without the batched last-login stamp
+ *                            and auth event, hooks, rate limit and metrics: still an upper bound.
+ *                            A wrong password or an unknown email (verified against another hash
+ *                            of the same parameters, as the service does) ends in its 401 after
+ *                            the verify: the floor of those two scenarios.
  */
 import formBody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -52,7 +65,11 @@ import { CheckResponseSchema } from '../src/modules/gateway/routes.js';
 import { clientCredentials } from '../src/modules/oauth/client-auth.js';
 import { describeAppToken, INTROSPECT_PERMISSION } from '../src/modules/oauth/introspection-service.js';
 import { IntrospectBodySchema, IntrospectionResponseSchema, type IntrospectBody } from '../src/modules/oauth/schemas.js';
-import { PublicUserSchema } from '../src/modules/user-auth/schemas.js';
+import { createRefreshTokenCodec } from '../src/lib/refresh-token.js';
+import { createLoginThrottle, loginSubject } from '../src/modules/user-auth/login-throttle.js';
+import { AuthResponseSchema, LoginBodySchema, PublicUserSchema, type LoginBody } from '../src/modules/user-auth/schemas.js';
+import { normalizeEmail, toPublicUser } from '../src/modules/user-auth/service.js';
+import type { UserRepository } from '../src/modules/user-auth/user-repository.js';
 import { createVerifiedTokenCache } from '../src/plugins/access-token.js';
 import { apiHeaders } from '../src/plugins/security.js';
 import type { AppSnapshot } from '../src/redis/app-token-store.js';
@@ -60,6 +77,7 @@ import { decodeTokenRecord } from '../src/redis/app-token-scripts.js';
 import { createRedisAppTokenStore, createSnapshotDecoder } from '../src/redis/redis-app-token-store.js';
 import { createRedisFailureThrottleStore } from '../src/redis/redis-failure-throttle-store.js';
 import { createKeys } from '../src/redis/keys.js';
+import { createRedisSessionStore } from '../src/redis/redis-session-store.js';
 import { ACCESS_FIELDS } from '../src/redis/session-scripts.js';
 
 const refuse = (reply: FastifyReply, why: string) => reply.code(401).send({ code: why });
@@ -69,11 +87,15 @@ export interface FloorDeps {
   redis: Redis;
   /** The baseline's own: the argon2 verify of /baseline/argon2 and the sign of /baseline/sign. */
   verifyPassword: (password: string) => Promise<boolean>;
+  /** The same pool's verify against a stored hash (the user row's). */
+  verifyHash: (hash: string, password: string) => Promise<boolean>;
   signAccessToken: () => string;
+  /** The service's user repository on the bench database. */
+  users: UserRepository;
 }
 
 export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps) {
-  const { config, redis, verifyPassword, signAccessToken } = deps;
+  const { config, redis, verifyPassword, verifyHash, signAccessToken, users } = deps;
   const keys = createKeys(config.REDIS_KEY_PREFIX);
   const headers = apiHeaders();
   const codec = createAppCredentialCodec(Buffer.from(config.APP_SECRET_PEPPER));
@@ -203,5 +225,45 @@ export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps)
     if (typeof password !== 'string' || !(await verifyPassword(password))) return refuse(reply, 'INVALID_CREDENTIALS');
     reply.headers(headers).header('x-request-id', request.id);
     return { accessToken: signAccessToken() };
+  });
+
+  const loginThrottle = createLoginThrottle({ failureThrottle: createRedisFailureThrottleStore({ client: redis }), keys }, config, systemClock);
+  const sessions = createRedisSessionStore({ client: redis, keys });
+  const refreshTokens = createRefreshTokenCodec(Buffer.from(config.JWT_SECRET));
+  const cookieAttributes = `; Max-Age=${config.JWT_REFRESH_TTL}; Path=/api/auth; HttpOnly;${config.COOKIE_SECURE ? ' Secure;' : ''} SameSite=Strict`;
+  const ms = (seconds: number) => seconds * 1000;
+  app.post<{ Body: LoginBody }>('/floor/login-stores', { schema: { body: LoginBodySchema, response: { 200: AuthResponseSchema } } }, async (request, reply) => {
+    const email = normalizeEmail(request.body.email);
+    const subject = loginSubject(email);
+    const from = digestForKey(request.ip);
+    const gate = await loginThrottle.attempt(subject, from);
+    if (!gate.admitted) return reply.code(429).send({ code: 'LOGIN_THROTTLED' });
+    const user = await users.findByEmail(email);
+    // An unknown email is verified against another hash with the same parameters, as the service does.
+    const right = user ? await verifyHash(user.passwordHash, request.body.password) : await verifyPassword(request.body.password);
+    if (!user || !right) return refuse(reply, 'INVALID_CREDENTIALS');
+    const cleared = loginThrottle.succeeded(subject, from);
+    const now = Date.now();
+    const sessionId = randomUUID();
+    const refresh = refreshTokens.issue(user.id, sessionId);
+    const expiresAt = now + ms(config.SESSION_ABSOLUTE_TTL);
+    const refreshExpiresAt = Math.min(now + ms(config.JWT_REFRESH_TTL), expiresAt);
+    const created = sessions.create({
+      sessionId,
+      userId: user.id,
+      role: user.role,
+      email: user.email,
+      name: user.name,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+      refreshTokenHash: refresh.hash,
+      createdAt: now,
+      expiresAt,
+      refreshExpiresAt,
+      retainUntil: refreshExpiresAt + ms(config.JWT_ACCESS_TTL),
+    });
+    await Promise.all([created, cleared]);
+    reply.headers(headers).header('x-request-id', request.id).header('set-cookie', `${config.REFRESH_COOKIE_NAME}=${refresh.token}${cookieAttributes}`);
+    return { accessToken: signAccessToken(), user: toPublicUser(user) };
   });
 }

@@ -85,6 +85,7 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
   const cookie = (token: string) => `${config.REFRESH_COOKIE_NAME}=${token}`;
   const introspectAuth = pools.introspector ? basic(pools.introspector) : '';
   let unknown = 0;
+  const unknownBody = () => JSON.stringify({ email: `nobody${unknown++}-${runId}@bench.example`, password: BENCH_PASSWORD });
 
   /** A GET of `path` with each of `pool`'s Authorization values: one drawn at random per request, and all of them to prime. */
   const bearerGets = (path: string, pool: readonly string[]) => {
@@ -191,13 +192,40 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       baseline: 'base.refresh',
       target: { kind: 'min', min: 0.75 },
     },
-    { id: 'login.ok', label: 'POST /api/auth/login, right password', server: 'service', hashing: true, next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: pick(loginBodies) }), baseline: 'base.argon2', target: { kind: 'min', min: 0.9 }, floor: 'floor.login' },
+    { id: 'login.ok', label: 'POST /api/auth/login, right password', server: 'service', hashing: true, next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: pick(loginBodies) }), baseline: 'base.argon2', target: { kind: 'min', min: 0.9 }, floor: 'floor.login.stores' },
     {
       id: 'floor.login',
       label: "floor: a login's argon2 verify and access-token sign alone (bench-only route)",
       server: 'baseline',
       hashing: true,
       next: () => ({ method: 'POST', path: '/floor/login', headers: JSON_TYPE, body: pick(loginBodies) }),
+      baseline: 'base.argon2',
+    },
+    {
+      id: 'floor.login.stores',
+      label: "floor: a login's required work with its stores (throttle, user SELECT, session), less its batched stamp and event (bench-only route)",
+      server: 'baseline',
+      hashing: true,
+      next: () => ({ method: 'POST', path: '/floor/login-stores', headers: JSON_TYPE, body: pick(loginBodies) }),
+      check: (_body, headers) => refreshCookieOf(config, headers) !== null,
+      baseline: 'base.argon2',
+    },
+    {
+      id: 'floor.login.wrong',
+      label: "floor: a wrong password's required work with its stores (throttle, user SELECT), less its batched event (bench-only route)",
+      server: 'baseline',
+      hashing: true,
+      next: () => ({ method: 'POST', path: '/floor/login-stores', headers: JSON_TYPE, body: pick(wrongBodies) }),
+      expectStatus: 401,
+      baseline: 'base.argon2',
+    },
+    {
+      id: 'floor.login.unknown',
+      label: "floor: an unknown email's required work with its stores (throttle, user SELECT), less its batched event (bench-only route)",
+      server: 'baseline',
+      hashing: true,
+      next: () => ({ method: 'POST', path: '/floor/login-stores', headers: JSON_TYPE, body: unknownBody() }),
+      expectStatus: 401,
       baseline: 'base.argon2',
     },
     {
@@ -209,16 +237,18 @@ export function defineScenarios(pools: Pools, config: Config, runId: string, ser
       expectStatus: 401,
       baseline: 'base.argon2',
       target: { kind: 'range', min: 0.9, max: 1.1 },
+      floor: 'floor.login.wrong',
     },
     {
       id: 'login.unknown',
       label: 'POST /api/auth/login, unknown email',
       server: 'service',
       hashing: true,
-      next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: JSON.stringify({ email: `nobody${unknown++}-${runId}@bench.example`, password: BENCH_PASSWORD }) }),
+      next: () => ({ method: 'POST', path: '/api/auth/login', headers: JSON_TYPE, body: unknownBody() }),
       expectStatus: 401,
       baseline: 'base.argon2',
       target: { kind: 'range', min: 0.9, max: 1.1 },
+      floor: 'floor.login.unknown',
     },
   ];
 }

@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCENARIOS = [
   'base.json', 'base.get', 'base.set', 'base.refresh', 'base.argon2', 'base.sign',
   'me', 'floor.me', 'me.rate-limited', 'check.app', 'floor.check', 'introspect', 'floor.introspect', 'token.v3', 'floor.token', 'token.oauth2',
-  'refresh', 'login.ok', 'floor.login', 'login.wrong', 'login.unknown',
+  'refresh', 'login.ok', 'floor.login', 'floor.login.stores', 'floor.login.wrong', 'floor.login.unknown', 'login.wrong', 'login.unknown',
 ];
 
 interface SmokeReport {
@@ -78,7 +78,7 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
   t.match(report.jwtAlgorithms ?? '', /\| RS256 \|/, 'JWT algorithm table included');
   t.equal(report.targets.length, 14, 'every target of issue #7 is judged');
   const floors = report.targets.filter((line) => line.floor !== undefined);
-  t.equal(floors.length, 6, 'six targets stand beside their floor (/me, /check, introspection, both token routes, login)');
+  t.equal(floors.length, 8, 'eight targets stand beside their floor (/me, /check, introspection, both token routes, the three logins)');
   t.ok(floors.every((line) => /^\d+\.\d\d$/.test(line.floor ?? '')), `each floor was measured ${JSON.stringify(floors.map((line) => line.floor))}`);
   const bounded = report.targets.filter((line) => line.cpuBound !== undefined);
   t.equal(bounded.length, 9, "each ratio target has what its CPU allows (the storm's, memory's and the 1M sessions' have none)");
