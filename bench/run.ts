@@ -234,6 +234,9 @@ async function main(): Promise<number> {
     const rows: ScenarioRow[] = [];
     for (const def of scenarios) {
       if (!wants(def.id)) continue;
+      // --against-floor: the route against its own floor, so no target is judged.
+      const againstFloor = settings.againstFloor && def.floor !== undefined;
+      const comparedWith = againstFloor ? def.floor : def.baseline;
       const row: ScenarioRow = {
         id: def.id,
         label: def.label,
@@ -241,8 +244,8 @@ async function main(): Promise<number> {
         connections: def.hashing ? settings.hashConnections : settings.fastConnections,
         durationSec: def.hashing ? settings.hashDurationSec : settings.durationSec,
         result: null,
-        ...(def.baseline ? { baseline: def.baseline } : {}),
-        ...(def.target ? { target: def.target } : {}),
+        ...(comparedWith ? { baseline: comparedWith } : {}),
+        ...(def.target && !againstFloor ? { target: def.target } : {}),
         ...(def.floor ? { floor: def.floor } : {}),
       };
       rows.push(row);
@@ -256,9 +259,11 @@ async function main(): Promise<number> {
       // limits are too high to trigger, so the rate-limit counter's cost shows. Stopped after its run.
       const noAllowlist = def.server === 'service-no-allowlist' ? await noAllowlistStarting! : null;
       const server = def.server === 'baseline' ? baseline : (noAllowlist ?? service);
-      log(`${def.id}: ${def.label}${def.baseline ? `, interleaved with ${def.baseline}` : ''}`);
+      log(`${def.id}: ${def.label}${comparedWith ? `, interleaved with ${comparedWith}` : ''}`);
       if (def.prime) await prime(server.baseUrl, def.prime(), settings.fastConnections);
-      const baselineDef = def.baseline ? scenarios.find((candidate) => candidate.id === def.baseline) : undefined;
+      const baselineDef = comparedWith ? scenarios.find((candidate) => candidate.id === comparedWith) : undefined;
+      // A floor's caches start as warm as its route's (baselines have none).
+      if (againstFloor && baselineDef?.prime) await prime(baseline.baseUrl, baselineDef.prime(), settings.fastConnections);
       if (baselineDef) {
         const slices = def.hashing ? settings.hashSlices : settings.slices;
         const paired = await runInterleaved(load(baseline, baselineDef, { connections: row.connections, durationSec: row.durationSec }), load(server, def), slices, settings.laterWarmupSec);
@@ -271,7 +276,7 @@ async function main(): Promise<number> {
         row.result = await runLoad(load(server, def));
       }
       if (noAllowlist) await noAllowlist.stop();
-      const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)}${row.ratioError ? ` ± ${row.ratioError.toFixed(2)}` : ''} of ${def.baseline}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
+      const ratio = row.ratio === undefined || row.ratio === null ? '' : `, ${row.ratio.toFixed(2)}${row.ratioError ? ` ± ${row.ratioError.toFixed(2)}` : ''} of ${comparedWith}'s ${Math.round(row.pairedBaseline!.rps)} req/s (slices ${row.result.sliceRps.join(' ')} vs ${row.pairedBaseline!.sliceRps.join(' ')})`;
       log(`${def.id}: ${Math.round(row.result.rps)} req/s, p50 ${row.result.p50Ms.toFixed(2)} ms, p99 ${row.result.p99Ms.toFixed(2)} ms, errors ${row.result.errors}, server CPU ${Math.round(row.result.serverCpuUsPerReq)} µs/req (event loop ${eventLoop(row.result)})${row.pairedBaseline ? ` vs ${Math.round(row.pairedBaseline.serverCpuUsPerReq)} (${eventLoop(row.pairedBaseline)})` : ''}${ratio}`);
     }
 
@@ -349,7 +354,8 @@ async function assemble(
     `Data: ${s.users.toLocaleString('en-US')} users with live sessions, ${s.apps} apps with ${s.tokensPerApp} live tokens each, tokens drawn at random per request. ` +
     `Load generator, service, Redis and Postgres share the ${cpu.length} cores, for baselines and scenarios alike ` +
     `(1-minute load average ${loadBefore.toFixed(2)} when the run started, ${loadavg()[0]!.toFixed(2)} when it ended).` +
-    Object.entries(serviceOverrides()).map(([name, value]) => ` Service setting ${name}=${value}.`).join('');
+    Object.entries(serviceOverrides()).map(([name, value]) => ` Service setting ${name}=${value}.`).join('') +
+    (s.againstFloor ? ' Routes with a floor measured against their floor, not their baseline (--against-floor): no target judged.' : '');
   const body = { rows, storm, memory, scale, jwtAlgorithms };
   const notes: string[] = [];
   if (loadBefore > 1) notes.push(`The machine was already busy when the run started (load average ${loadBefore.toFixed(2)} on ${cpu.length} cores): every number here is disturbed by that work.`);

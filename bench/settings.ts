@@ -10,6 +10,10 @@
  *   --slices=N | BENCH_SLICES       with --only: N slice pairs of the usual length instead of 5, so
  *                                   the standard error of a ratio shrinks (about 1/sqrt(N)); for
  *                                   pinning down a floor, not for the issue's table
+ *   --against-floor | BENCH_AGAINST_FLOOR=1
+ *                                   with --only: a route with a floor is interleaved with its floor
+ *                                   instead of its baseline (no target judged), so the cost of our
+ *                                   plumbing is measured in one ratio instead of two
  *   BENCH_DATABASE_ADMIN_URL        a role that may create databases (else TEST_DATABASE_ADMIN_URL,
  *                                   else postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_REDIS_URL                 else TEST_REDIS_URL, else redis://127.0.0.1:6379
@@ -43,6 +47,8 @@ export interface BenchSettings {
   /** A scenario with a baseline is measured in this many slices alternating with it (bench/load.ts runInterleaved). */
   slices: number;
   hashSlices: number;
+  /** A route with a floor is interleaved with its floor instead of its baseline (partial runs only). */
+  againstFloor: boolean;
   /** Warm-up before every slice after a side's first (which gets warmupSec). */
   laterWarmupSec: number;
   fastConnections: number;
@@ -70,6 +76,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   const explicitOut = value('out') ?? env.BENCH_OUT_DIR;
   const outDir = explicitOut ?? (smoke ? mkdtempSync(join(tmpdir(), 'portcullis-bench-')) : join(ROOT, 'bench', 'results'));
   const only = value('only') ?? env.BENCH_ONLY;
+  const againstFloor = flag('against-floor') !== undefined || env.BENCH_AGAINST_FLOOR === '1';
+  if (againstFloor && only === undefined) throw new Error('--against-floor is for partial runs (--only): a full run judges every route against its baseline');
   const common = {
     smoke,
     runId,
@@ -92,6 +100,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       hashDurationSec: 2,
       slices: 1,
       hashSlices: 1,
+      againstFloor,
       laterWarmupSec: 0,
       users: 50,
       apps: 5,
@@ -102,7 +111,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       scaleLarge: 5000,
     };
   }
-  const slices = Number(value('slices') ?? env.BENCH_SLICES ?? 5);
+  const slices = Number(value('slices') ?? (env.BENCH_SLICES || '5'));
   if (!Number.isInteger(slices) || slices < 1) throw new Error(`--slices must be a positive integer, not ${value('slices') ?? env.BENCH_SLICES}`);
   if (slices !== 5 && only === undefined) throw new Error('--slices is for partial runs (--only): a full run keeps the issue\'s 10 s per scenario');
   return {
@@ -116,6 +125,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     hashDurationSec: 4 * slices,
     slices,
     hashSlices: slices,
+    againstFloor,
     laterWarmupSec: 1,
     users: 10_000,
     apps: 100,

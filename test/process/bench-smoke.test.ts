@@ -4,9 +4,9 @@
  * nothing about speed, only that the run completed, reported every scenario and target, and the
  * service answered without errors.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ const SCENARIOS = [
 
 interface SmokeReport {
   meta: { smoke: boolean };
-  rows: Array<{ id: string; unavailable?: string; result: { requests: number; errors: number; outcomes: Record<string, number>; eventLoopSleepsPerReq: number; eventLoopPreemptionsPerReq: number } | null }>;
+  rows: Array<{ id: string; unavailable?: string; baseline?: string; ratio?: number | null; target?: unknown; result: { requests: number; errors: number; outcomes: Record<string, number>; eventLoopSleepsPerReq: number; eventLoopPreemptionsPerReq: number } | null }>;
   storm: Record<'me' | 'login' | 'meSolo' | 'loginSolo', { requests: number; errors: number }> | null;
   memory: { sessions: { bytesPerItem: number }; appTokens: { bytesPerItem: number } } | null;
   scale: { small: { requests: number; errors: number }; large: { requests: number; errors: number } } | null;
@@ -33,12 +33,13 @@ interface SmokeReport {
 // leaves room for a slower machine.
 t.setTimeout(150_000);
 
-t.test('npm run bench -- --smoke completes and reports every scenario, error-free', async (t) => {
+/** Runs the harness with `args` in smoke mode, stopping it with the test; resolves once it has exited. */
+async function runSmoke(t: Test, args: string[]): Promise<{ code: number | null; output: string; report: SmokeReport | null; outDir: string }> {
   const outDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-smoke-'));
   t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', `--out=${outDir}`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', `--out=${outDir}`, ...args], {
     cwd: ROOT,
-    env: { ...process.env, BENCH_OUT_DIR: '', BENCH_ONLY: '' },
+    env: { ...process.env, BENCH_OUT_DIR: '', BENCH_ONLY: '', BENCH_SLICES: '', BENCH_AGAINST_FLOOR: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // SIGTERM lets the harness stop its servers and drop its database; SIGKILL only if it hangs.
@@ -53,9 +54,15 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  t.equal(code, 0, `the run completed\n${output.slice(-4000)}`);
+  const reportFile = join(outDir, 'latest.json');
+  const report = existsSync(reportFile) ? (JSON.parse(readFileSync(reportFile, 'utf8')) as SmokeReport) : null;
+  return { code, output, report, outDir };
+}
 
-  const report = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as SmokeReport;
+t.test('npm run bench -- --smoke completes and reports every scenario, error-free', async (t) => {
+  const { code, output, report: written, outDir } = await runSmoke(t, []);
+  t.equal(code, 0, `the run completed\n${output.slice(-4000)}`);
+  const report = written!;
   t.ok(readFileSync(join(outDir, 'latest.md'), 'utf8').includes('| target | measured | floor: its required work alone | what its CPU per request allows | goal | result |'), 'markdown results written');
   t.equal(report.meta.smoke, true);
   t.strictSame(report.rows.map((row) => row.id), SCENARIOS, 'every scenario is present, in order');
@@ -84,4 +91,16 @@ t.test('npm run bench -- --smoke completes and reports every scenario, error-fre
   t.equal(bounded.length, 9, "each ratio target has what its CPU allows (the storm's, memory's and the 1M sessions' have none)");
   t.ok(bounded.every((line) => /^\d+\.\d\d$/.test(line.cpuBound ?? '')), `each from measured CPU ${JSON.stringify(bounded.map((line) => line.cpuBound))}`);
   t.notOk(readFileSync(join(ROOT, 'bench/results/latest.json'), 'utf8').includes('"smoke": true'), 'the committed results are not overwritten');
+});
+
+t.test('--against-floor measures a route against its floor, with no target judged', async (t) => {
+  const { code, output, report } = await runSmoke(t, ['--only=^check\\.app$', '--against-floor']);
+  t.equal(code, 0, `the run completed\n${output.slice(-4000)}`);
+  const rows = report?.rows ?? [];
+  t.strictSame(rows.map((row) => row.id), ['check.app'], 'only the route ran');
+  const [row] = rows;
+  t.equal(row?.baseline, 'floor.check', 'interleaved with its floor');
+  t.ok(typeof row?.ratio === 'number' && row.ratio > 0 && row.result?.errors === 0, `a ratio to the floor, error-free ${JSON.stringify({ ratio: row?.ratio, outcomes: row?.result?.outcomes })}`);
+  t.equal(row?.target, undefined, 'no target is judged against a floor');
+  t.equal(report?.targets.length, 0, 'the targets table is empty');
 });

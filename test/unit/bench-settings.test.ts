@@ -29,3 +29,12 @@ t.test('--slices is refused on a full run and when it is not a positive integer'
     t.throws(() => loadSettings([...OUT, '--only=^me$', `--slices=${bad}`], {}), /positive integer/, `--slices=${bad}`);
   }
 });
+
+t.test('--against-floor puts a route against its floor on partial runs only', async (t) => {
+  t.equal(loadSettings(OUT, {}).againstFloor, false, 'off by default');
+  t.equal(loadSettings([...OUT, '--only=^login\\.ok$', '--against-floor'], {}).againstFloor, true);
+  t.equal(loadSettings(OUT, { BENCH_ONLY: '^me$', BENCH_AGAINST_FLOOR: '1' }).againstFloor, true, 'BENCH_AGAINST_FLOOR=1 does the same');
+  t.throws(() => loadSettings([...OUT, '--against-floor'], {}), /partial runs/, 'a full run judges every route against its baseline');
+  t.equal(loadSettings(['--smoke', ...OUT], {}).againstFloor, false, 'not in the smoke run npm test makes');
+  t.equal(loadSettings(['--smoke', ...OUT, '--only=^check\\.app$', '--against-floor'], {}).againstFloor, true, 'but in a partial smoke run');
+});
