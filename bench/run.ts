@@ -350,7 +350,7 @@ async function assemble(
     `Run ${date.slice(0, 16).replace('T', ' ')} UTC on ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), Node ${process.version}, ` +
     `Redis ${facts.version} (hash-max-listpack-value ${facts.hashMaxListpackValue}), PostgreSQL ${pgVersion}, commit ${commit}. ` +
     `Service in production mode (LOG_LEVEL=warn); load from autocannon ${autocannonVersion} on the same machine, HTTP/1.1 keep-alive, no pipelining, ` +
-    `${s.fastConnections} connections (${s.hashConnections} on hashing routes), ${s.warmupSec} s warm-up, ${s.durationSec} s per scenario (${s.hashDurationSec} s with argon2) in ${s.slices} slices alternating with its baseline. ` +
+    `${s.fastConnections} connections (${s.hashConnections} on hashing routes), ${s.warmupSec} s warm-up, ${s.durationSec} s per scenario (${s.hashDurationSec} s with argon2) in ${s.slices} slice${s.slices === 1 ? '' : 's'} alternating with its baseline. ` +
     `Data: ${s.users.toLocaleString('en-US')} users with live sessions, ${s.apps} apps with ${s.tokensPerApp} live tokens each, tokens drawn at random per request. ` +
     `Load generator, service, Redis and Postgres share the ${cpu.length} cores, for baselines and scenarios alike ` +
     `(1-minute load average ${loadBefore.toFixed(2)} when the run started, ${loadavg()[0]!.toFixed(2)} when it ended).` +
