@@ -43,13 +43,14 @@
  *                            prepared query, on the bench's users), the argon2id verify of the
  *                            row's hash, the counters' reset and the session's create script (the
  *                            service's store) in one write, a refresh token (the service's codec)
- *                            in the refresh cookie, one access-token sign, and the answer through
+ *                            in the service's refresh cookie (@fastify/cookie), one access-token sign, and the answer through
  *                            the login's response schema. Without the batched last-login stamp
  *                            and auth event, hooks, rate limit and metrics: still an upper bound.
  *                            A wrong password or an unknown email (verified against another hash
  *                            of the same parameters, as the service does) ends in its 401 after
  *                            the verify: the floor of those two scenarios.
  */
+import fastifyCookie from '@fastify/cookie';
 import formBody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -67,6 +68,7 @@ import { describeAppToken, INTROSPECT_PERMISSION } from '../src/modules/oauth/in
 import { IntrospectBodySchema, IntrospectionResponseSchema, type IntrospectBody } from '../src/modules/oauth/schemas.js';
 import { createRefreshTokenCodec } from '../src/lib/refresh-token.js';
 import { createLoginThrottle, loginSubject } from '../src/modules/user-auth/login-throttle.js';
+import { createRefreshCookie } from '../src/modules/user-auth/refresh-cookie.js';
 import { AuthResponseSchema, LoginBodySchema, PublicUserSchema, type LoginBody } from '../src/modules/user-auth/schemas.js';
 import { normalizeEmail, toPublicUser } from '../src/modules/user-auth/service.js';
 import type { UserRepository } from '../src/modules/user-auth/user-repository.js';
@@ -230,40 +232,45 @@ export async function registerFloorRoutes(app: FastifyInstance, deps: FloorDeps)
   const loginThrottle = createLoginThrottle({ failureThrottle: createRedisFailureThrottleStore({ client: redis }), keys }, config, systemClock);
   const sessions = createRedisSessionStore({ client: redis, keys });
   const refreshTokens = createRefreshTokenCodec(Buffer.from(config.JWT_SECRET));
-  const cookieAttributes = `; Max-Age=${config.JWT_REFRESH_TTL}; Path=/api/auth; HttpOnly;${config.COOKIE_SECURE ? ' Secure;' : ''} SameSite=Strict`;
+  const refreshCookie = createRefreshCookie(config);
   const ms = (seconds: number) => seconds * 1000;
-  app.post<{ Body: LoginBody }>('/floor/login-stores', { schema: { body: LoginBodySchema, response: { 200: AuthResponseSchema } } }, async (request, reply) => {
-    const email = normalizeEmail(request.body.email);
-    const subject = loginSubject(email);
-    const from = digestForKey(request.ip);
-    const gate = await loginThrottle.attempt(subject, from);
-    if (!gate.admitted) return reply.code(429).send({ code: 'LOGIN_THROTTLED' });
-    const user = await users.findByEmail(email);
-    // An unknown email is verified against another hash with the same parameters, as the service does.
-    const right = user ? await verifyHash(user.passwordHash, request.body.password) : await verifyPassword(request.body.password);
-    if (!user || !right) return refuse(reply, 'INVALID_CREDENTIALS');
-    const cleared = loginThrottle.succeeded(subject, from);
-    const now = Date.now();
-    const sessionId = randomUUID();
-    const refresh = refreshTokens.issue(user.id, sessionId);
-    const expiresAt = now + ms(config.SESSION_ABSOLUTE_TTL);
-    const refreshExpiresAt = Math.min(now + ms(config.JWT_REFRESH_TTL), expiresAt);
-    const created = sessions.create({
-      sessionId,
-      userId: user.id,
-      role: user.role,
-      email: user.email,
-      name: user.name,
-      ip: request.ip,
-      userAgent: request.headers['user-agent'] ?? '',
-      refreshTokenHash: refresh.hash,
-      createdAt: now,
-      expiresAt,
-      refreshExpiresAt,
-      retainUntil: refreshExpiresAt + ms(config.JWT_ACCESS_TTL),
+  // In a scope with @fastify/cookie, as the service's cookie routes are.
+  await app.register(async (cookies) => {
+    await cookies.register(fastifyCookie);
+    cookies.post<{ Body: LoginBody }>('/floor/login-stores', { schema: { body: LoginBodySchema, response: { 200: AuthResponseSchema } } }, async (request, reply) => {
+      const email = normalizeEmail(request.body.email);
+      const subject = loginSubject(email);
+      const from = digestForKey(request.ip);
+      const gate = await loginThrottle.attempt(subject, from);
+      if (!gate.admitted) return reply.code(429).send({ code: 'LOGIN_THROTTLED' });
+      const user = await users.findByEmail(email);
+      // An unknown email is verified against another hash with the same parameters, as the service does.
+      const right = user ? await verifyHash(user.passwordHash, request.body.password) : await verifyPassword(request.body.password);
+      if (!user || !right) return refuse(reply, 'INVALID_CREDENTIALS');
+      const cleared = loginThrottle.succeeded(subject, from);
+      const now = Date.now();
+      const sessionId = randomUUID();
+      const refresh = refreshTokens.issue(user.id, sessionId);
+      const expiresAt = now + ms(config.SESSION_ABSOLUTE_TTL);
+      const refreshExpiresAt = Math.min(now + ms(config.JWT_REFRESH_TTL), expiresAt);
+      const created = sessions.create({
+        sessionId,
+        userId: user.id,
+        role: user.role,
+        email: user.email,
+        name: user.name,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? '',
+        refreshTokenHash: refresh.hash,
+        createdAt: now,
+        expiresAt,
+        refreshExpiresAt,
+        retainUntil: refreshExpiresAt + ms(config.JWT_ACCESS_TTL),
+      });
+      await Promise.all([created, cleared]);
+      reply.headers(headers).header('x-request-id', request.id);
+      refreshCookie.set(reply, refresh.token, Math.floor((refreshExpiresAt - now) / 1000));
+      return { accessToken: signAccessToken(), user: toPublicUser(user) };
     });
-    await Promise.all([created, cleared]);
-    reply.headers(headers).header('x-request-id', request.id).header('set-cookie', `${config.REFRESH_COOKIE_NAME}=${refresh.token}${cookieAttributes}`);
-    return { accessToken: signAccessToken(), user: toPublicUser(user) };
   });
 }
